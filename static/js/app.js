@@ -1,0 +1,27 @@
+// Small progressive enhancements; every page works without this file.
+document.documentElement.classList.add("js");
+
+// "Select all on this page": tick or untick the page's boxes, then let the form's own
+// change handler (htmx) send the new selection once.
+document.addEventListener("change", (event) => {
+  const toggle = event.target.closest("input[data-select-all]");
+  if (!toggle) return;
+  const form = toggle.form;
+  for (const box of form.querySelectorAll('input[type=checkbox][name="lead"]')) {
+    box.checked = toggle.checked;
+  }
+});
+
+// A confirmation sends once: the server ignores a repeat anyway, this just spares the click.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!form.matches("form[data-submit-once]")) return;
+  if (form.dataset.submitted) {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.submitted = "1";
+  for (const button of form.querySelectorAll("button[type=submit]")) {
+    button.disabled = true;
+  }
+});

@@ -1,0 +1,177 @@
+"""The audit log: one Operation per unblock request, its items, and every provider call.
+
+Rows are written before the provider is called (see audit.services) and are never deleted
+by the application. Keys and request headers are never stored.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+# An operation still "in progress" this long after it started belongs to a process that died.
+STALE_AFTER = timedelta(hours=1)
+
+
+class Provider(models.TextChoices):
+    WALEAD = "walead", "WaLead"
+    WOODPECKER = "woodpecker", "Woodpecker"
+
+
+class Action(models.TextChoices):
+    UNBLOCK = "unblock", "Unblock leads"
+    REMOVE = "remove", "Remove from blacklist"
+
+
+class Source(models.TextChoices):
+    WEB = "web", "Web selection"
+    CLI = "cli", "Command line"
+    FILE = "file", "Uploaded file"
+    PASTE = "paste", "Pasted list"
+
+
+class OperationStatus(models.TextChoices):
+    PENDING = "pending", "Recorded, not started"
+    IN_PROGRESS = "in_progress", "In progress"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partly done"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown (answer never arrived)"
+    INTERRUPTED = "interrupted", "Interrupted (crashed midway)"
+
+
+class ItemOutcome(models.TextChoices):
+    PENDING = "pending", "Not yet sent"
+    UNBLOCKED = "unblocked", "Unblocked"
+    REMOVED = "removed", "Removed"
+    NOT_LISTED = "not_listed", "Was not on the list"
+    INVALID = "invalid", "Invalid"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown"
+    NOT_SENT = "not_sent", "Not sent"
+
+
+DONE_OUTCOMES = frozenset({ItemOutcome.UNBLOCKED, ItemOutcome.REMOVED, ItemOutcome.NOT_LISTED})
+
+
+class Operation(models.Model):
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    # Kept verbatim: the audit must still name the person if the account is renamed.
+    actor_username = models.CharField(max_length=150, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField()
+    ticket = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    source_detail = models.JSONField(default=dict, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    status = models.CharField(
+        max_length=20, choices=OperationStatus.choices, default=OperationStatus.PENDING
+    )
+    summary = models.TextField(blank=True)
+    # Set from the confirmation form: a second submit of the same form finds this operation
+    # instead of sending anything again.
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("perform_unblock", "Can unblock leads and remove emails at the providers"),
+            ("review_audit", "Can review and export the audit log"),
+        ]
+        indexes = [models.Index(fields=["provider", "status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_provider_display()} {self.get_action_display()}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None
+
+    @property
+    def looks_abandoned(self) -> bool:
+        """Still marked running long after it started: its process died without a word."""
+        if self.status not in (OperationStatus.PENDING, OperationStatus.IN_PROGRESS):
+            return False
+        return timezone.now() - self.created_at > STALE_AFTER
+
+    @property
+    def status_label(self) -> str:
+        if self.looks_abandoned:
+            return "Interrupted (no result recorded)"
+        return self.get_status_display()
+
+
+class ProviderCall(models.Model):
+    """One HTTP request that reached (or was about to reach) a provider."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="calls")
+    sequence = models.PositiveIntegerField()
+    purpose = models.CharField(max_length=100)
+    method = models.CharField(max_length=10)
+    path = models.TextField()
+    item_count = models.PositiveIntegerField(default=0)
+    request_body = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    answer_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["operation_id", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "sequence"], name="call_sequence_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status_code or 'no answer'}"
+
+    @property
+    def answered(self) -> bool:
+        return self.status_code is not None
+
+    @property
+    def result_label(self) -> str:
+        if self.finished_at is None:
+            return "No answer recorded (process stopped during the call)"
+        if self.status_code is None:
+            return self.error or "No answer"
+        return f"{self.status_code}" + (f" — {self.error}" if self.error else "")
+
+
+class OperationItem(models.Model):
+    """One lead or email in an operation, with what finally happened to it."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="items")
+    position = models.PositiveIntegerField()
+    # What the provider knows the item by: WaLead's blocked-lead id, or the email address.
+    identifier = models.CharField(max_length=320, db_index=True)
+    # What a person knows it by: the LinkedIn public identifier (blank for emails).
+    label = models.CharField(max_length=320, blank=True, db_index=True)
+    original_reason = models.TextField(blank=True)
+    outcome = models.CharField(
+        max_length=20, choices=ItemOutcome.choices, default=ItemOutcome.PENDING
+    )
+    detail = models.TextField(blank=True)
+    call = models.ForeignKey(
+        ProviderCall, on_delete=models.PROTECT, related_name="items", null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["operation_id", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.identifier}: {self.get_outcome_display()}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.outcome in DONE_OUTCOMES

@@ -1,0 +1,220 @@
+"""Writing the audit log, ahead of every provider call.
+
+Why nothing here runs inside the provider call's transaction: each write is committed on
+its own (autocommit) *before* the request it describes goes out, so a crash, a rollback or
+a killed process can never erase the evidence that a request was sent. The worst a crash
+can leave is a record that says "sent, no answer recorded" — never silence.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from suppression_admin.audit.models import (
+    DONE_OUTCOMES,
+    ItemOutcome,
+    Operation,
+    OperationItem,
+    OperationStatus,
+    ProviderCall,
+)
+
+logger = logging.getLogger(__name__)
+
+REQUEST_BODY_CHARS = 64_000
+
+
+@dataclass(frozen=True)
+class ItemDraft:
+    identifier: str
+    label: str = ""
+    original_reason: str = ""
+
+
+def operation_start(
+    *,
+    provider: str,
+    action: str,
+    actor: AbstractBaseUser,
+    reason: str,
+    ticket: str,
+    source: str,
+    items: Sequence[ItemDraft],
+    source_detail: dict | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
+    idempotency_key: str | None = None,
+) -> tuple[Operation, bool]:
+    """Record an operation and its items before anything is sent.
+
+    Returns ``(operation, created)``. When ``idempotency_key`` was already used, returns the
+    existing operation with ``created=False`` and writes nothing: the caller must not send.
+    """
+    if idempotency_key:
+        existing = Operation.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            operation = Operation.objects.create(
+                provider=provider,
+                action=action,
+                actor=actor,
+                actor_username=actor.get_username(),
+                reason=reason,
+                ticket=ticket,
+                source=source,
+                source_detail=source_detail or {},
+                client_ip=client_ip or None,
+                user_agent=user_agent[:500],
+                idempotency_key=idempotency_key or None,
+            )
+            OperationItem.objects.bulk_create(
+                [
+                    OperationItem(
+                        operation=operation,
+                        position=position,
+                        identifier=item.identifier,
+                        label=item.label,
+                        original_reason=item.original_reason,
+                    )
+                    for position, item in enumerate(items)
+                ],
+                batch_size=1000,
+            )
+    except IntegrityError:
+        # Two submits of one form raced: the other one won and owns the operation.
+        existing = Operation.objects.filter(idempotency_key=idempotency_key).first()
+        if idempotency_key and existing is not None:
+            return existing, False
+        raise
+    return operation, True
+
+
+def operation_mark_started(operation: Operation) -> None:
+    operation.status = OperationStatus.IN_PROGRESS
+    operation.started_at = timezone.now()
+    operation.save(update_fields=["status", "started_at"])
+
+
+def items_set_outcome(
+    items: Iterable[OperationItem],
+    outcome: str,
+    detail: str,
+    *,
+    call: ProviderCall | None = None,
+) -> None:
+    """Record the outcome of some items (one UPDATE), keeping the in-memory objects in step."""
+    items = list(items)
+    for item in items:
+        item.outcome = outcome
+        item.detail = detail
+        if call is not None:
+            item.call = call
+    fields = ["outcome", "detail"] + (["call"] if call is not None else [])
+    OperationItem.objects.bulk_update(items, fields, batch_size=1000)
+
+
+def operation_finish(operation: Operation, *, summary: str = "") -> Operation:
+    """Derive the operation's status from its items and close it."""
+    outcomes = list(operation.items.values_list("outcome", flat=True))
+    operation.status = status_from_outcomes(outcomes)
+    operation.summary = summary or summarise(outcomes)
+    operation.finished_at = timezone.now()
+    operation.save(update_fields=["status", "summary", "finished_at"])
+    return operation
+
+
+def operation_mark_interrupted(operation: Operation, error: BaseException) -> None:
+    """Say, in the record, that our own process failed midway. Never raises."""
+    try:
+        pending = operation.items.filter(outcome=ItemOutcome.PENDING)
+        pending.update(
+            outcome=ItemOutcome.UNKNOWN,
+            detail="The operation stopped before this item's outcome was recorded.",
+        )
+        operation.status = OperationStatus.INTERRUPTED
+        operation.summary = (
+            f"Stopped midway by an internal error ({type(error).__name__}). "
+            "Items marked unknown may or may not have been applied by the provider."
+        )
+        operation.finished_at = timezone.now()
+        operation.save(update_fields=["status", "summary", "finished_at"])
+    except Exception:
+        logger.exception("Could not mark operation %s as interrupted", operation.pk)
+
+
+def status_from_outcomes(outcomes: Sequence[str]) -> str:
+    if outcomes and all(outcome in DONE_OUTCOMES for outcome in outcomes):
+        return OperationStatus.SUCCEEDED
+    if any(outcome in (ItemOutcome.UNKNOWN, ItemOutcome.PENDING) for outcome in outcomes):
+        return OperationStatus.UNKNOWN
+    if any(outcome in DONE_OUTCOMES for outcome in outcomes):
+        return OperationStatus.PARTIAL
+    return OperationStatus.FAILED
+
+
+def summarise(outcomes: Sequence[str]) -> str:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    parts = [
+        f"{counts[value]} {label.lower()}" for value, label in ItemOutcome.choices if value in counts
+    ]
+    return f"{len(outcomes)} requested: " + ", ".join(parts) + "."
+
+
+class AuditCallLog:
+    """A providers.base.CallLog that writes one ProviderCall row per HTTP request.
+
+    ``started`` commits the row before the request is sent; ``finished`` fills in the answer.
+    Set ``purpose`` before each client call to say why the request is made.
+    """
+
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
+        self.purpose = ""
+        self.last_call: ProviderCall | None = None
+        self._sequence = (
+            ProviderCall.objects.filter(operation=operation).aggregate(n=Max("sequence"))["n"]
+            or 0
+        )
+
+    def started(self, *, method: str, path: str, item_count: int, body: str) -> ProviderCall:
+        self._sequence += 1
+        call = ProviderCall.objects.create(
+            operation=self.operation,
+            sequence=self._sequence,
+            purpose=self.purpose,
+            method=method,
+            path=path,
+            item_count=item_count,
+            request_body=body[:REQUEST_BODY_CHARS],
+        )
+        self.last_call = call
+        return call
+
+    def finished(
+        self,
+        handle: object,
+        *,
+        status: int | None,
+        answer_excerpt: str,
+        error: str,
+        duration_ms: int,
+    ) -> None:
+        assert isinstance(handle, ProviderCall)
+        handle.status_code = status
+        handle.answer_excerpt = answer_excerpt
+        handle.error = error
+        handle.duration_ms = duration_ms
+        handle.finished_at = handle.started_at + timedelta(milliseconds=duration_ms)
+        handle.save(
+            update_fields=["status_code", "answer_excerpt", "error", "duration_ms", "finished_at"]
+        )

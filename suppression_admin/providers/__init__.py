@@ -1,0 +1,1 @@
+"""HTTP clients for the outreach providers. No Django in here: only requests and parsing."""

@@ -1,0 +1,346 @@
+"""What every provider client shares: one session, timeouts, a deadline, error mapping.
+
+A provider module only builds paths and payloads and parses answers; this base sends the
+request and turns every failure into a typed ProviderError with a human message.
+
+Retries: urllib3's Retry may serve look-ups (GET) on an unobserved client. An observed
+client (one with a CallLog, used inside an audited operation) never retries by itself,
+because every request that reaches a provider must be exactly one audit record: the caller
+retries writes, one recorded attempt at a time.
+"""
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from suppression_admin.providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderMalformedAnswer,
+    ProviderOutcomeUnknown,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderUnavailable,
+    ProviderValidationError,
+)
+
+EXCERPT_CHARS = 2000
+MAX_ANSWER_BYTES = 10 * 1024 * 1024
+
+
+class CallLog(Protocol):
+    """Receives one ``started`` and one ``finished`` per HTTP request actually attempted."""
+
+    def started(self, *, method: str, path: str, item_count: int, body: str) -> object: ...
+
+    def finished(
+        self,
+        handle: object,
+        *,
+        status: int | None,
+        answer_excerpt: str,
+        error: str,
+        duration_ms: int,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 20.0
+    # Wall-clock limit for one request, body included: a server trickling bytes slower than
+    # the read timeout would otherwise hold a web request forever.
+    deadline: float = 60.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    data: Any
+    text: str
+
+
+class ProviderClient:
+    """Base for one provider's client. Subclasses set ``name`` and call ``_request``."""
+
+    name = "provider"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        timeouts: Timeouts | None = None,
+        call_log: CallLog | None = None,
+        retry_reads: bool = True,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.timeouts = timeouts or Timeouts()
+        self.call_log = call_log
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json"})
+        if retry_reads and call_log is None:
+            retry = Retry(
+                total=2,
+                connect=2,
+                read=0,
+                status=2,
+                allowed_methods=frozenset({"GET"}),
+                status_forcelist=(429, 502, 503, 504),
+                backoff_factor=0.5,
+                respect_retry_after_header=True,
+                retry_after_max=5,
+                raise_on_status=False,
+            )
+            adapter = HTTPAdapter(max_retries=retry)
+            self.session.mount("http://", adapter)
+            self.session.mount("https://", adapter)
+
+    def __repr__(self) -> str:
+        # Never show the key, even in a debugger or a traceback's locals.
+        return f"<{type(self).__name__} {self.base_url}>"
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- the one place a request is sent ---------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        item_count: int = 0,
+    ) -> Answer:
+        query = urlencode({k: v for k, v in (params or {}).items() if v not in (None, "")})
+        path_with_query = f"{path}?{query}" if query else path
+        url = f"{self.base_url}{path_with_query}"
+        body = "" if json_body is None else json.dumps(json_body, separators=(",", ":"))
+        headers = {"x-api-key": self._api_key}
+        if json_body is not None:
+            headers["Content-Type"] = "application/json"
+
+        handle = None
+        if self.call_log is not None:
+            handle = self.call_log.started(
+                method=method, path=path_with_query, item_count=item_count, body=body
+            )
+        started = time.monotonic()
+        status: int | None = None
+        text = ""
+        try:
+            status, text, retry_after_header = self._send(method, url, headers, body, started)
+            answer = self._interpret(status, text, retry_after_header)
+        except ProviderError as error:
+            self._finish(handle, started, status, error.answer_excerpt or text, error.message)
+            raise
+        except BaseException as error:
+            # A crash of ours mid-call (KeyboardInterrupt, a bug): the audit must still say
+            # the answer was not recorded, then the error goes on.
+            self._finish(handle, started, status, text, f"Interrupted: {type(error).__name__}")
+            raise
+        self._finish(handle, started, status, text, "")
+        return answer
+
+    def _finish(
+        self, handle: object, started: float, status: int | None, text: str, error: str
+    ) -> None:
+        if self.call_log is None:
+            return
+        self.call_log.finished(
+            handle,
+            status=status,
+            answer_excerpt=text[:EXCERPT_CHARS],
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], body: str, started: float
+    ) -> tuple[int, str, str | None]:
+        deadline = started + self.timeouts.deadline
+        is_read = method == "GET"
+        try:
+            response = self.session.request(
+                method,
+                url,
+                headers=headers,
+                data=body.encode() if body else None,
+                timeout=(self.timeouts.connect, self.timeouts.read),
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.exceptions.ConnectTimeout as err:
+            raise self._unreachable("did not accept a connection in time") from err
+        except requests.exceptions.ReadTimeout as err:
+            if is_read:
+                raise self._unreachable("did not answer in time") from err
+            raise self._unknown("did not answer in time") from err
+        except requests.exceptions.SSLError as err:
+            raise self._unreachable("failed the TLS handshake") from err
+        except requests.exceptions.ConnectionError as err:
+            if _never_connected(err) or is_read:
+                raise self._unreachable("could not be reached") from err
+            raise self._unknown("dropped the connection before answering") from err
+        except requests.exceptions.RequestException as err:
+            raise self._unreachable(f"request failed ({type(err).__name__})") from err
+
+        with response:
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                for chunk in response.iter_content(chunk_size=65536):
+                    size += len(chunk)
+                    if size > MAX_ANSWER_BYTES:
+                        raise ProviderMalformedAnswer(
+                            f"{self.name} sent an answer larger than "
+                            f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB.",
+                            provider=self.name,
+                            status=response.status_code,
+                        )
+                    if time.monotonic() > deadline:
+                        raise self._unknown_or_unreachable(
+                            is_read, f"took longer than {self.timeouts.deadline:.0f} s to answer"
+                        )
+                    chunks.append(chunk)
+            except requests.exceptions.RequestException as err:
+                raise self._unknown_or_unreachable(
+                    is_read, "dropped the connection while answering"
+                ) from err
+            text = b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+            return response.status_code, text, response.headers.get("Retry-After")
+
+    def _interpret(self, status: int, text: str, retry_after_header: str | None) -> Answer:
+        excerpt = text[:EXCERPT_CHARS]
+        if 200 <= status < 300:
+            if not text.strip():
+                return Answer(status=status, data=None, text=text)
+            try:
+                return Answer(status=status, data=json.loads(text), text=text)
+            except ValueError as err:
+                raise ProviderMalformedAnswer(
+                    f"{self.name} answered {status} with a body that is not JSON.",
+                    provider=self.name,
+                    status=status,
+                    answer_excerpt=excerpt,
+                ) from err
+
+        detail = error_detail(text)
+        said = f": {detail}" if detail else ""
+        common = {"provider": self.name, "status": status, "answer_excerpt": excerpt}
+        if status in (401, 403):
+            raise ProviderAuthError(
+                f"{self.name} refused the API key ({status}){said}. Check the configured key.",
+                **common,
+            )
+        if status == 429:
+            raise ProviderRateLimited(
+                f"{self.name} is rate limiting requests (429){said}.",
+                retry_after=parse_retry_after(retry_after_header),
+                **common,
+            )
+        if status == 503:
+            raise ProviderUnavailable(
+                f"{self.name} is temporarily unavailable (503){said}.",
+                retry_after=parse_retry_after(retry_after_header),
+                **common,
+            )
+        if status in (400, 404, 405, 409, 413, 414, 422):
+            raise ProviderValidationError(
+                f"{self.name} rejected the request ({status}){said}.", **common
+            )
+        raise ProviderServerError(
+            f"{self.name} failed to handle the request ({status}){said}.", **common
+        )
+
+    def _malformed(self, answer: Answer, what: str) -> ProviderMalformedAnswer:
+        return ProviderMalformedAnswer(
+            f"{self.name} sent an answer we cannot read: {what}.",
+            provider=self.name,
+            status=answer.status,
+            answer_excerpt=answer.text[:EXCERPT_CHARS],
+        )
+
+    def _unreachable(self, what: str) -> ProviderUnavailable:
+        return ProviderUnavailable(f"{self.name} {what}.", provider=self.name)
+
+    def _unknown(self, what: str) -> ProviderOutcomeUnknown:
+        return ProviderOutcomeUnknown(
+            f"{self.name} {what}; whether it applied the request is unknown.",
+            provider=self.name,
+        )
+
+    def _unknown_or_unreachable(self, is_read: bool, what: str) -> ProviderError:
+        return self._unreachable(what) if is_read else self._unknown(what)
+
+
+def _never_connected(error: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was refused or the name did not resolve: nothing was sent."""
+    cause: BaseException | None = error
+    seen = 0
+    while cause is not None and seen < 10:
+        name = type(cause).__name__
+        if name in {"NewConnectionError", "NameResolutionError", "ConnectionRefusedError"}:
+            return True
+        cause = cause.__cause__ or cause.__context__ or _first_arg_exception(cause)
+        seen += 1
+    return False
+
+
+def _first_arg_exception(error: BaseException) -> BaseException | None:
+    for arg in getattr(error, "args", ()):
+        if isinstance(arg, BaseException):
+            return arg
+        reason = getattr(arg, "reason", None)
+        if isinstance(reason, BaseException):
+            return reason
+    reason = getattr(error, "reason", None)
+    return reason if isinstance(reason, BaseException) else None
+
+
+def error_detail(text: str) -> str:
+    """The human part of an error body: JSON detail/message/error/title, else trimmed text."""
+    stripped = text.strip()
+    if not stripped:
+        return ""
+    try:
+        data = json.loads(stripped)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("detail", "message", "error", "title"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:300]
+            if isinstance(value, list) and value:
+                return "; ".join(str(v) for v in value)[:300]
+    if stripped.startswith("<"):
+        return ""  # an HTML error page says nothing useful in one line
+    return " ".join(stripped.split())[:300]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,187 @@
+"""Settings for suppression_admin, read from the environment.
+
+The variable names are a contract: tools outside the project set them. See README.md.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be 1/0, true/false, yes/no or on/off, not {value!r}.")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", default=False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and not env_bool("SUPPRESSION_SANDBOX"):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it in the environment (any long random string)."
+        )
+    # Only for local development and the sandbox: never used when DEBUG is off in production.
+    SECRET_KEY = "insecure-development-key-not-for-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks_db",
+    "suppression_admin.accounts",
+    "suppression_admin.audit",
+    "suppression_admin.walead",
+    "suppression_admin.woodpecker",
+    "suppression_admin.sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "suppression_admin.urls"
+WSGI_APPLICATION = "suppression_admin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "suppression_admin.context_processors.sandbox",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if not DATABASE_URL:
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    DATABASE_URL = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The app calls its own sandbox over HTTP from another thread: WAL and a busy timeout
+    # let those short writes wait for each other instead of failing with "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Our vendored htmx (from the npm package) lives at static/django_htmx/htmx-2.min.js, so
+# FileSystemFinder serves it in place of the copy bundled with django-htmx, and
+# {% htmx_script %} loads the file we pinned.
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # urllib3 logs full URLs at DEBUG; keep it quiet so nothing request-shaped leaks by default.
+    "loggers": {"urllib3": {"level": "WARNING"}},
+}
+
+# --- Providers -------------------------------------------------------------------------------
+
+SUPPRESSION_SANDBOX = env_bool("SUPPRESSION_SANDBOX", default=False)
+# Where the running app reaches its own embedded sandbox (it calls it over real HTTP).
+SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The key the sandbox providers accept. Not a secret: the sandbox only holds made-up data.
+SANDBOX_API_KEY = os.environ.get("SANDBOX_API_KEY", "sandbox-api-key")
+
+# Empty base URLs mean "the documented default" (see connections.py); setting one explicitly
+# also takes that provider out of the sandbox.
+WALEAD_API_KEY = os.environ.get("WALEAD_API_KEY", "")
+WALEAD_BASE_URL = os.environ.get("WALEAD_BASE_URL", "").rstrip("/")
+WOODPECKER_API_KEY = os.environ.get("WOODPECKER_API_KEY", "")
+WOODPECKER_BASE_URL = os.environ.get("WOODPECKER_BASE_URL", "").rstrip("/")
+
+# Ids per WaLead DELETE. The API documents no maximum, so we send bounded chunks.
+WALEAD_UNBLOCK_CHUNK_SIZE = int(os.environ.get("WALEAD_UNBLOCK_CHUNK_SIZE", "100"))
+# Longest Retry-After we wait for inside one request; a longer one fails the attempt clearly.
+PROVIDER_MAX_RETRY_AFTER_SECONDS = 60
+# How many audited attempts a DELETE/POST gets when answered 429/503.
+PROVIDER_MAX_WRITE_ATTEMPTS = 4

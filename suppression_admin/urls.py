@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from suppression_admin import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("walead/", include("suppression_admin.walead.urls")),
+    path("woodpecker/", include("suppression_admin.woodpecker.urls")),
+    path("audit/", include("suppression_admin.audit.urls")),
+    path("sandbox/", include("suppression_admin.sandbox.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,50 @@
+from django import forms
+from django.core.validators import RegexValidator
+
+from suppression_admin.walead.services import REASON_REQUIRED
+
+OPT_OUT_ACK_REQUIRED = (
+    "Some of these people asked not to be contacted. Tick the box to confirm that unblocking "
+    "them is allowed (for example, they asked to hear from us again)."
+)
+
+
+class BrowseForm(forms.Form):
+    search = forms.CharField(required=False, max_length=200, strip=True)
+    sort = forms.ChoiceField(
+        required=False, choices=[("DESC", "Newest first"), ("ASC", "Oldest first")]
+    )
+    offset = forms.IntegerField(required=False, min_value=0, max_value=10_000_000)
+
+    def values(self) -> tuple[str, str, int]:
+        """Search, sort and offset; a bad value falls back to the default instead of failing."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return data.get("search") or "", data.get("sort") or "DESC", data.get("offset") or 0
+
+
+class UnblockForm(forms.Form):
+    lead = forms.MultipleChoiceField(error_messages={"required": "Nothing to unblock."})
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": REASON_REQUIRED},
+    )
+    ticket = forms.CharField(required=False, max_length=200, label="Ticket or reference")
+    token = forms.CharField(
+        widget=forms.HiddenInput,
+        validators=[RegexValidator(r"^[0-9a-f]{32}$", "This confirmation form is not valid.")],
+    )
+    acknowledge_opt_out = forms.BooleanField(
+        required=False, label="I confirm these people may be contacted again."
+    )
+
+    def __init__(self, *args, lead_ids: list[str], needs_ack: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["lead"].choices = [(lead_id, lead_id) for lead_id in lead_ids]
+        self.needs_ack = needs_ack
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.needs_ack and not cleaned.get("acknowledge_opt_out"):
+            self.add_error("acknowledge_opt_out", OPT_OUT_ACK_REQUIRED)
+        return cleaned

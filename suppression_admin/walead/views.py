@@ -1,0 +1,198 @@
+"""WaLead pages: browse blocked leads, select, confirm, unblock, see the result.
+
+Every form works as a plain form (POST, then redirect); with HTMX the same views return the
+fragment that changed.
+"""
+
+import uuid
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from suppression_admin.audit.models import Operation, Provider, Source
+from suppression_admin.connections import walead_client
+from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
+from suppression_admin.walead import selection
+from suppression_admin.walead.forms import BrowseForm, UnblockForm
+from suppression_admin.walead.services import (
+    LeadSnapshot,
+    UnblockRequestInvalid,
+    leads_matching,
+    leads_unblock,
+)
+
+can_unblock = permission_required("audit.perform_unblock", raise_exception=True)
+
+PAGE_TEMPLATE = "walead/blocked_leads.html"
+SELECTION_CHANGED = (
+    "The selection changed since this confirmation was shown (another tab?). Review it again."
+)
+
+
+@require_GET
+@can_unblock
+def blocked_leads(request: HttpRequest) -> HttpResponse:
+    search, sort, offset = BrowseForm(request.GET).values()
+    context = _page_context(request, search=search, sort=sort, offset=offset)
+    if request.htmx and request.htmx.target == "results":
+        return render(request, f"{PAGE_TEMPLATE}#results", context)
+    return render(request, PAGE_TEMPLATE, context)
+
+
+@require_POST
+@can_unblock
+def selection_update(request: HttpRequest) -> HttpResponse:
+    """Make the selection's part on the posted page match its ticked boxes."""
+    selection.replace_on_page(
+        request.session,
+        page_ids=request.POST.getlist("page_id"),
+        checked=request.POST.getlist("lead"),
+    )
+    if request.htmx:
+        return render(request, f"{PAGE_TEMPLATE}#selection_bar", _selection_context(request))
+    return redirect(_back_to_list(request))
+
+
+@require_POST
+@can_unblock
+def selection_add_matching(request: HttpRequest) -> HttpResponse:
+    """Select every lead matching the search, paging through the whole list."""
+    search, sort, _ = BrowseForm(request.POST).values()
+    try:
+        leads = leads_matching(search=search, sort=sort)
+    except (ProviderError, ProviderNotConfigured) as error:
+        messages.error(request, f"Could not select all matching leads: {error}")
+    else:
+        selection.remember(request.session, leads)
+        selection.add(request.session, [lead.id for lead in leads])
+        what = f"matching “{search}”" if search else "on the blocked list"
+        messages.success(request, f"Selected all {len(leads)} leads {what}.")
+    return redirect(_back_to_list(request))
+
+
+@require_POST
+@can_unblock
+def selection_clear(request: HttpRequest) -> HttpResponse:
+    selection.clear(request.session)
+    return redirect(_back_to_list(request))
+
+
+@require_GET
+@can_unblock
+def unblock_confirm(request: HttpRequest) -> HttpResponse:
+    leads = selection.selected_leads(request.session)
+    if not leads:
+        messages.info(request, "Select at least one lead to unblock.")
+        return redirect("walead:blocked_leads")
+    form = UnblockForm(
+        initial={"token": uuid.uuid4().hex, "lead": [lead.id for lead in leads]},
+        lead_ids=[lead.id for lead in leads],
+        needs_ack=any(lead.looks_like_opt_out for lead in leads),
+    )
+    return render(request, "walead/confirm.html", _confirm_context(leads, form))
+
+
+@require_POST
+@can_unblock
+def unblock_submit(request: HttpRequest) -> HttpResponse:
+    posted_ids = request.POST.getlist("lead")
+    leads = [lead for lead_id in posted_ids if (lead := selection.known(request.session, lead_id))]
+    form = UnblockForm(
+        request.POST,
+        lead_ids=[lead.id for lead in leads],
+        needs_ack=any(lead.looks_like_opt_out for lead in leads),
+    )
+    if len(leads) != len(posted_ids):
+        form.add_error(None, SELECTION_CHANGED)
+    if not form.is_valid():
+        return render(request, "walead/confirm.html", _confirm_context(leads, form), status=400)
+
+    try:
+        operation = leads_unblock(
+            actor=request.user,
+            leads=leads,
+            reason=form.cleaned_data["reason"],
+            ticket=form.cleaned_data["ticket"],
+            source=Source.WEB,
+            source_detail={"page": reverse("walead:blocked_leads")},
+            client_ip=request.META.get("REMOTE_ADDR"),
+            user_agent=request.headers.get("User-Agent", ""),
+            idempotency_key=form.cleaned_data["token"],
+        )
+    except (UnblockRequestInvalid, ProviderNotConfigured) as error:
+        form.add_error(None, str(error))
+        return render(request, "walead/confirm.html", _confirm_context(leads, form), status=400)
+    selection.discard(request.session, [lead.id for lead in leads])
+    return redirect("walead:operation_result", pk=operation.pk)
+
+
+@require_GET
+@can_unblock
+def operation_result(request: HttpRequest, pk: int) -> HttpResponse:
+    operation = get_object_or_404(Operation, pk=pk, provider=Provider.WALEAD)
+    items = list(operation.items.all())
+    done = sum(1 for item in items if item.is_done)
+    return render(
+        request,
+        "walead/result.html",
+        {
+            "operation": operation,
+            "items": items,
+            "requested": len(items),
+            "unblocked": done,
+            "problems": [item for item in items if not item.is_done],
+        },
+    )
+
+
+def _page_context(request: HttpRequest, *, search: str, sort: str, offset: int) -> dict:
+    context = {"search": search, "sort": sort, "offset": offset, "rows": [], "error": ""}
+    try:
+        client = walead_client()
+    except ProviderNotConfigured as error:
+        context["not_configured"] = str(error)
+        return context | _selection_context(request)
+    try:
+        leads = [
+            LeadSnapshot.from_lead(lead)
+            for lead in client.list_blocked_leads(offset=offset, sort=sort, search=search)
+        ]
+    except ProviderError as error:
+        context["error"] = error.message
+        leads = []
+    finally:
+        client.close()
+    selection.remember(request.session, leads)
+    chosen = set(selection.selected_ids(request.session))
+    context.update(
+        rows=[(lead, lead.id in chosen) for lead in leads],
+        all_on_page_selected=bool(leads) and all(lead.id in chosen for lead in leads),
+        next_offset=offset + len(leads) if leads else None,
+        # The server decides the page size; assume the pages before were as long as this one.
+        prev_offset=max(0, offset - max(len(leads), 1)) if offset > 0 else None,
+    )
+    return context | _selection_context(request)
+
+
+def _selection_context(request: HttpRequest) -> dict:
+    return {"selected_count": len(selection.selected_ids(request.session))}
+
+
+def _confirm_context(leads: list[LeadSnapshot], form: UnblockForm) -> dict:
+    opt_outs = [lead for lead in leads if lead.looks_like_opt_out]
+    return {
+        "form": form,
+        "leads": sorted(leads, key=lambda lead: not lead.looks_like_opt_out),
+        "opt_out_count": len(opt_outs),
+    }
+
+
+def _back_to_list(request: HttpRequest) -> str:
+    search, sort, offset = BrowseForm(request.POST).values()
+    query = urlencode({"search": search, "sort": sort, "offset": offset})
+    return f"{reverse('walead:blocked_leads')}?{query}"

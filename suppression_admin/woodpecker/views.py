@@ -1,0 +1,49 @@
+"""Woodpecker pages. Browsing the blacklist; bulk removal arrives with its own issue."""
+
+from django import forms
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from suppression_admin.connections import woodpecker_client
+from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
+
+PAGE_SIZE = 100
+
+
+class BlacklistSearchForm(forms.Form):
+    email_filter = forms.CharField(required=False, max_length=320, strip=True)
+    page = forms.IntegerField(required=False, min_value=0, max_value=1_000_000)
+
+
+@require_GET
+@permission_required("audit.perform_unblock", raise_exception=True)
+def blacklist(request: HttpRequest) -> HttpResponse:
+    form = BlacklistSearchForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    email_filter, page = data.get("email_filter") or "", data.get("page") or 0
+    context: dict = {"email_filter": email_filter, "page": page, "emails": [], "error": ""}
+    try:
+        client = woodpecker_client()
+    except ProviderNotConfigured as error:
+        context["not_configured"] = str(error)
+    else:
+        try:
+            result = client.list_page(page=page, per_page=PAGE_SIZE, email_filter=email_filter)
+        except ProviderError as error:
+            context["error"] = error.message
+        else:
+            context.update(
+                emails=result.emails,
+                total=result.total,
+                first=page * PAGE_SIZE + 1,
+                last=page * PAGE_SIZE + len(result.emails),
+                has_next=(page + 1) * PAGE_SIZE < result.total,
+            )
+        finally:
+            client.close()
+    template = "woodpecker/blacklist.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)

@@ -1,0 +1,62 @@
+"""Fixtures shared by the whole suite: users in each role, provider settings."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+TEST_WALEAD_URL = "https://walead.test/api"
+TEST_WALEAD_KEY = "walead-test-key-0123456789"
+TEST_WOODPECKER_URL = "https://woodpecker.test/rest"
+TEST_WOODPECKER_KEY = "woodpecker-test-key-0123456789"
+
+
+def make_user(username: str, *groups: str) -> User:
+    user = User.objects.create_user(username=username, password="pw-for-tests-only")
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
+    return user
+
+
+@pytest.fixture
+def operator(db) -> User:
+    return make_user("olivia.operator", "Operators")
+
+
+@pytest.fixture
+def auditor(db) -> User:
+    return make_user("aaron.auditor", "Auditors")
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return make_user("nina.norole")
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def auditor_client(client, auditor):
+    client.force_login(auditor)
+    return client
+
+
+@pytest.fixture
+def live_providers(settings):
+    """Both providers configured as if live, at fake hosts that `responses` intercepts."""
+    settings.SUPPRESSION_SANDBOX = False
+    settings.WALEAD_BASE_URL = TEST_WALEAD_URL
+    settings.WALEAD_API_KEY = TEST_WALEAD_KEY
+    settings.WOODPECKER_BASE_URL = TEST_WOODPECKER_URL
+    settings.WOODPECKER_API_KEY = TEST_WOODPECKER_KEY
+    return settings
+
+
+@pytest.fixture
+def no_retry_sleep(monkeypatch):
+    """Record the waits a retry loop asks for instead of sleeping through them."""
+    waits: list[float] = []
+    monkeypatch.setattr("suppression_admin.walead.services.sleep", waits.append)
+    return waits

@@ -1,0 +1,17 @@
+"""Settings for the test suite: the real settings, made independent of the caller's shell."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+# A developer's real keys must never reach a test, nor a test reach a real provider.
+for name in ("WALEAD_API_KEY", "WALEAD_BASE_URL", "WOODPECKER_API_KEY", "WOODPECKER_BASE_URL"):
+    os.environ.pop(name, None)
+os.environ["SUPPRESSION_SANDBOX"] = "0"
+
+from suppression_admin.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
