@@ -4,6 +4,7 @@ The variable names are a contract: tools outside the project set them. See READM
 """
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -30,14 +31,23 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", default=False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and not env_bool("SUPPRESSION_SANDBOX"):
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment (any long random string)."
-        )
-    # Only for local development and the sandbox: never used when DEBUG is off in production.
-    SECRET_KEY = "insecure-development-key-not-for-production"  # noqa: S105
+
+
+def installation_secret_key() -> str:
+    """A random key made once per installation (var/secret_key), for when SECRET_KEY is unset.
+
+    Production sets SECRET_KEY; this keeps a fresh clone's commands working without one,
+    and never falls back to a key that is published in the source.
+    """
+    path = BASE_DIR / "var" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or installation_secret_key()
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 

@@ -11,7 +11,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "home.html",
-        {"providers": [("WaLead", _mode(walead_endpoint)), ("Woodpecker", _mode(woodpecker_endpoint))]},
+        {
+            "providers": [
+                ("WaLead", _mode(walead_endpoint)),
+                ("Woodpecker", _mode(woodpecker_endpoint)),
+            ]
+        },
     )
 
 

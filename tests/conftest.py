@@ -60,3 +60,26 @@ def no_retry_sleep(monkeypatch):
     waits: list[float] = []
     monkeypatch.setattr("suppression_admin.walead.services.sleep", waits.append)
     return waits
+
+
+SANDBOX_TEST_KEY = "sandbox-test-key"
+
+
+@pytest.fixture
+def sandbox(live_server, settings):
+    """The app in sandbox mode, its providers served over loopback by the live server.
+
+    Tests using it need ``@pytest.mark.django_db(transaction=True, serialized_rollback=True)``:
+    the live server sees only committed data, and the rollback restores the role groups.
+    """
+    from suppression_admin.sandbox import ratelimit
+    from suppression_admin.sandbox.seed import seed_sandbox_data
+
+    settings.SUPPRESSION_SANDBOX = True
+    settings.SANDBOX_BASE_URL = live_server.url
+    settings.SANDBOX_API_KEY = SANDBOX_TEST_KEY
+    settings.WALEAD_BASE_URL = ""
+    settings.WOODPECKER_BASE_URL = ""
+    ratelimit.reset_limiters()
+    seed_sandbox_data(leads=60, emails=200)
+    return live_server

@@ -85,6 +85,8 @@ def operation_with_details(pk: int) -> Operation | None:
     """
     items = OperationItem.objects.annotate(call_sequence=F("call__sequence")).order_by("position")
     calls = ProviderCall.objects.order_by("sequence")
+    # A Prefetch queryset does not inherit the outer fetch mode: set it on each.
+    items, calls = items.fetch_mode(FETCH_RAISE), calls.fetch_mode(FETCH_RAISE)
     return (
         Operation.objects.fetch_mode(FETCH_RAISE)
         .prefetch_related(Prefetch("items", queryset=items), Prefetch("calls", queryset=calls))
@@ -95,9 +97,8 @@ def operation_with_details(pk: int) -> Operation | None:
 
 def operations_with_items(operations: QuerySet[Operation]) -> QuerySet[Operation]:
     """The same operations with their items prefetched by position (one query per chunk)."""
-    return operations.prefetch_related(
-        Prefetch("items", queryset=OperationItem.objects.order_by("position"))
-    )
+    items = OperationItem.objects.order_by("position").fetch_mode(FETCH_RAISE)
+    return operations.prefetch_related(Prefetch("items", queryset=items))
 
 
 def operations_for_export(
@@ -107,12 +108,13 @@ def operations_for_export(
     prefetched. Iterate it with ``.iterator(chunk_size=...)`` to prefetch per chunk."""
     # The export never shows these large texts; leaving them out keeps each chunk small.
     calls = ProviderCall.objects.defer("request_body", "answer_excerpt").order_by("sequence")
+    items = OperationItem.objects.order_by("position")
     return (
         _created_between(Operation.objects.all(), date_from, date_to)
         .order_by("created_at", "id")
         .prefetch_related(
-            Prefetch("items", queryset=OperationItem.objects.order_by("position")),
-            Prefetch("calls", queryset=calls),
+            Prefetch("items", queryset=items.fetch_mode(FETCH_RAISE)),
+            Prefetch("calls", queryset=calls.fetch_mode(FETCH_RAISE)),
         )
         .fetch_mode(FETCH_RAISE)
     )

@@ -165,7 +165,9 @@ def summarise(outcomes: Sequence[str]) -> str:
     for outcome in outcomes:
         counts[outcome] = counts.get(outcome, 0) + 1
     parts = [
-        f"{counts[value]} {label.lower()}" for value, label in ItemOutcome.choices if value in counts
+        f"{counts[value]} {label.lower()}"
+        for value, label in ItemOutcome.choices
+        if value in counts
     ]
     return f"{len(outcomes)} requested: " + ", ".join(parts) + "."
 
@@ -182,8 +184,7 @@ class AuditCallLog:
         self.purpose = ""
         self.last_call: ProviderCall | None = None
         self._sequence = (
-            ProviderCall.objects.filter(operation=operation).aggregate(n=Max("sequence"))["n"]
-            or 0
+            ProviderCall.objects.filter(operation=operation).aggregate(n=Max("sequence"))["n"] or 0
         )
 
     def started(self, *, method: str, path: str, item_count: int, body: str) -> ProviderCall:

@@ -1,14 +1,85 @@
-# Placeholder: being written (audit review).
-from django.http import HttpResponse
+"""Audit log pages: the filtered list, one operation in full, and the CSV export.
+
+Read-only: every view is a GET for people who may review the audit. The list works as a
+plain GET form; with HTMX the same view returns only the ``#results`` fragment.
+"""
+
+import json
+
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from suppression_admin.audit.csv_export import csv_lines
+from suppression_admin.audit.forms import AuditFilterForm
+from suppression_admin.audit.selectors import (
+    operation_with_details,
+    operations_filtered,
+    operations_with_items,
+)
+
+can_review = permission_required("audit.review_audit", raise_exception=True)
+
+LIST_TEMPLATE = "audit/operations.html"
+PAGE_SIZE = 50
+# Operations per database round trip while streaming the CSV (items prefetched per chunk).
+EXPORT_CHUNK_SIZE = 200
+FILTERS_INVALID = "The filters are not valid, so nothing was exported. Fix them and try again."
 
 
-def operations(request):
-    return HttpResponse("")
+@require_GET
+@can_review
+def operations(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET)
+    page = None
+    if form.is_valid():
+        page = Paginator(operations_filtered(**form.filters()), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+    context = {"form": form, "page": page}
+    if request.htmx and request.htmx.target == "results":
+        return render(request, f"{LIST_TEMPLATE}#results", context)
+    return render(request, LIST_TEMPLATE, context)
 
 
-def operation_detail(request, pk):
-    return HttpResponse("")
+@require_GET
+@can_review
+def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    operation = operation_with_details(pk)
+    if operation is None:
+        raise Http404("No audit operation with this number.")
+    items = list(operation.items.all())
+    context = {
+        "operation": operation,
+        "items": items,
+        "items_done": sum(item.is_done for item in items),
+        "calls": list(operation.calls.all()),
+        "source_detail": json.dumps(operation.source_detail, indent=2, sort_keys=True)
+        if operation.source_detail
+        else "",
+    }
+    return render(request, "audit/operation_detail.html", context)
 
 
-def export_csv(request):
-    return HttpResponse("")
+@require_GET
+@can_review
+def export_csv(request: HttpRequest) -> HttpResponse:
+    """Stream the filtered list as CSV, one row per item, without holding it in memory."""
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        # Exporting everything when the reviewer asked for a subset would be worse than nothing.
+        errors = "; ".join(error for errors in form.errors.values() for error in errors)
+        return HttpResponse(
+            f"{FILTERS_INVALID} {errors}", status=400, content_type="text/plain; charset=utf-8"
+        )
+    chosen = operations_with_items(operations_filtered(**form.filters()))
+    response = StreamingHttpResponse(
+        csv_lines(chosen.iterator(chunk_size=EXPORT_CHUNK_SIZE)),
+        content_type="text/csv; charset=utf-8",
+    )
+    filename = f"audit-{timezone.now():%Y%m%d-%H%M%S}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -5,7 +5,7 @@ the audit log and printed by commands.
 """
 
 
-class ProviderNotConfigured(Exception):  # noqa: N818 - reads better at the call site
+class ProviderNotConfigured(Exception):
     """The provider has no API key (and the sandbox is off).
 
     Deliberately outside ProviderError, so a broad ``except ProviderError`` around a call

@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from suppression_admin.providers.base import Answer, ProviderClient
-from suppression_admin.providers.errors import ProviderMalformedAnswer
 
 BLACKLIST_PATH = "/v2/blacklist/emails"
 MAX_EMAILS_PER_CALL = 500
@@ -30,7 +29,7 @@ class WoodpeckerClient(ProviderClient):
     def list_page(
         self, *, page: int = 0, per_page: int = MAX_PER_PAGE, email_filter: str = ""
     ) -> BlacklistPage:
-        """One 0-based page of the blacklist; ``email_filter`` is comma-separated, ``*`` wildcard."""
+        """One 0-based page; ``email_filter`` is comma-separated with ``*`` as wildcard."""
         answer = self._request(
             "GET",
             BLACKLIST_PATH,

@@ -132,3 +132,7 @@ def _email(rng: random.Random, tie: int | None) -> str:
 
 def _when(rng: random.Random, anchor: datetime) -> datetime:
     return anchor - timedelta(seconds=rng.randrange(int(SPREAD.total_seconds())))
+
+
+def sandbox_has_data() -> bool:
+    return SandboxBlockedLead.objects.exists() or SandboxBlacklistedEmail.objects.exists()

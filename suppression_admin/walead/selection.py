@@ -45,7 +45,9 @@ def selected_leads(session: SessionBase) -> list[LeadSnapshot]:
     return [lead for lead_id in selected_ids(session) if (lead := known(session, lead_id))]
 
 
-def replace_on_page(session: SessionBase, *, page_ids: Iterable[str], checked: Iterable[str]) -> None:
+def replace_on_page(
+    session: SessionBase, *, page_ids: Iterable[str], checked: Iterable[str]
+) -> None:
     """Make the selection's part on one page exactly what is checked there."""
     page = set(page_ids)
     chosen = [lead_id for lead_id in checked if lead_id in page and known(session, lead_id)]

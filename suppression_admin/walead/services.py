@@ -75,7 +75,7 @@ def reason_looks_like_opt_out(reason: str | None) -> bool:
     return bool(reason) and OPT_OUT_PATTERN.search(reason) is not None
 
 
-class _StopOperation(Exception):  # noqa: N818 - internal control flow, not an error
+class _StopOperation(Exception):
     """No further chunk may be sent (e.g. the key was refused)."""
 
 
@@ -112,8 +112,11 @@ def leads_unblock(
     drafts = [
         ItemDraft(identifier=lead.id, label=lead.public_identifier, original_reason=lead.reason)
         for lead in unique
-    ] + [ItemDraft(identifier=lead_id) for lead_id in missing_ids if lead_id not in
-         {lead.id for lead in unique}]
+    ] + [
+        ItemDraft(identifier=lead_id)
+        for lead_id in missing_ids
+        if lead_id not in {lead.id for lead in unique}
+    ]
     operation, created = operation_start(
         provider=Provider.WALEAD,
         action=Action.UNBLOCK,
@@ -164,7 +167,9 @@ def _run(operation: Operation) -> None:
     operation_finish(operation)
 
 
-def _unblock_chunk(client: WaleadClient, call_log: AuditCallLog, items: list[OperationItem]) -> None:
+def _unblock_chunk(
+    client: WaleadClient, call_log: AuditCallLog, items: list[OperationItem]
+) -> None:
     """Send one chunk, retrying only after answers that prove it was not applied."""
     ids = [item.identifier for item in items]
     max_attempts = settings.PROVIDER_MAX_WRITE_ATTEMPTS
@@ -182,7 +187,7 @@ def _unblock_chunk(client: WaleadClient, call_log: AuditCallLog, items: list[Ope
             if not error.proves_not_applied:
                 _settle_by_lookup(client, call_log, items, why=error.message)
                 return
-            wait = error.retry_after if error.retry_after is not None else 2.0 ** attempt
+            wait = error.retry_after if error.retry_after is not None else 2.0**attempt
             if wait > settings.PROVIDER_MAX_RETRY_AFTER_SECONDS:
                 items_set_outcome(
                     items,
@@ -231,8 +236,7 @@ def _settle_by_lookup(
     for item in items:
         try:
             still_blocked = any(
-                lead.id == item.identifier
-                for lead in client.iter_blocked_leads(search=item.label)
+                lead.id == item.identifier for lead in client.iter_blocked_leads(search=item.label)
             )
         except ProviderError as error:
             items_set_outcome(
@@ -244,12 +248,16 @@ def _settle_by_lookup(
             continue
         if still_blocked:
             items_set_outcome(
-                [item], ItemOutcome.FAILED, f"{why} Still blocked (checked by look-up).",
+                [item],
+                ItemOutcome.FAILED,
+                f"{why} Still blocked (checked by look-up).",
                 call=write_call,
             )
         else:
             items_set_outcome(
-                [item], ItemOutcome.UNBLOCKED, f"{why} No longer blocked (checked by look-up).",
+                [item],
+                ItemOutcome.UNBLOCKED,
+                f"{why} No longer blocked (checked by look-up).",
                 call=write_call,
             )
 
@@ -258,8 +266,12 @@ def leads_matching(*, search: str, sort: str = "DESC") -> list[LeadSnapshot]:
     """Every blocked lead matching ``search``, paging through the API (not audited: a read)."""
     client = walead_client()
     try:
-        return [LeadSnapshot.from_lead(lead) for lead in client.iter_blocked_leads(
-            search=search, sort=sort  # type: ignore[arg-type]
-        )]
+        return [
+            LeadSnapshot.from_lead(lead)
+            for lead in client.iter_blocked_leads(
+                search=search,
+                sort=sort,  # type: ignore[arg-type]
+            )
+        ]
     finally:
         client.close()

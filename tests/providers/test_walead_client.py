@@ -57,7 +57,9 @@ def test_list_blocked_leads_sends_key_and_query_and_parses_rows(client):
     assert leads[0].profile_url == "https://www.linkedin.com/in/person-1/"
     sent = responses.calls[0].request
     assert sent.headers["x-api-key"] == KEY
-    assert "sort=ASC" in sent.url and "offset=50" in sent.url and "search=anna" in sent.url
+    assert "sort=ASC" in sent.url
+    assert "offset=50" in sent.url
+    assert "search=anna" in sent.url
 
 
 @responses.activate
@@ -100,7 +102,9 @@ def test_list_with_malformed_answer_raises_malformed(client, body):
 def test_unblock_sends_ids_as_json_array_and_reads_count(client):
     responses.delete(URL, json={"success": True, "message": "2 leads unblocked", "unblocked": 2})
     answer = client.unblock(["id-1", "id-2"])
-    assert answer.unblocked == 2 and answer.success and answer.message == "2 leads unblocked"
+    assert answer.unblocked == 2
+    assert answer.success
+    assert answer.message == "2 leads unblocked"
     assert json.loads(responses.calls[0].request.body) == ["id-1", "id-2"]
     assert responses.calls[0].request.headers["Content-Type"] == "application/json"
 
@@ -240,7 +244,8 @@ def test_observed_client_reports_each_attempt_and_does_not_retry_gets():
     assert len(responses.calls) == 1
     started, finished = log.events
     assert started[:4] == ("started", "GET", "/v1/blocked-leads?sort=DESC&offset=0&search=x", 0)
-    assert finished[2] == 503 and "busy" in finished[4]
+    assert finished[2] == 503
+    assert "busy" in finished[4]
     assert all(KEY not in str(event) for event in log.events)
 
 
@@ -251,7 +256,8 @@ def test_observed_write_records_body_and_answer():
     responses.delete(URL, json={"success": True, "message": "ok", "unblocked": 2})
     client.unblock(["id-1", "id-2"])
     assert log.events[0] == ("started", "DELETE", "/v1/blocked-leads", 2, '["id-1","id-2"]')
-    assert log.events[1][2] == 200 and '"unblocked": 2' in log.events[1][3]
+    assert log.events[1][2] == 200
+    assert '"unblocked": 2' in log.events[1][3]
 
 
 @responses.activate
@@ -259,7 +265,10 @@ def test_block_posts_leads_and_reads_count(client):
     responses.post(URL, json={"success": True, "message": "ok", "blocked": 1})
     assert client.block([("anna-k", "Competitor"), ("bob", None)]) == 1
     assert json.loads(responses.calls[0].request.body) == {
-        "leads": [{"publicIdentifier": "anna-k", "reason": "Competitor"}, {"publicIdentifier": "bob"}]
+        "leads": [
+            {"publicIdentifier": "anna-k", "reason": "Competitor"},
+            {"publicIdentifier": "bob"},
+        ]
     }
 
 

@@ -29,7 +29,8 @@ def client():
 def test_list_page_sends_paging_and_filter(client):
     responses.get(URL, json={"emails": ["a@x.com"], "total": 7})
     page = client.list_page(page=2, per_page=50, email_filter="*@x.com")
-    assert page.emails == ["a@x.com"] and page.total == 7
+    assert page.emails == ["a@x.com"]
+    assert page.total == 7
     query = parse_qs(urlsplit(responses.calls[0].request.url).query)
     assert query == {"page": ["2"], "per_page": ["50"], "email_filter": ["*@x.com"]}
 

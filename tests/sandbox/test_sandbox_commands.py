@@ -4,6 +4,7 @@ import random
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -83,3 +84,19 @@ def test_reset_command_deletes_everything(capsys):
     assert not SandboxBlacklistedEmail.objects.exists()
     assert "10" in capsys.readouterr().out
     assert reset_sandbox_data().leads == 0
+
+
+@pytest.mark.django_db
+def test_seed_if_empty_keeps_existing_data():
+    call_command("seed_sandbox", leads=5, emails=5, stdout=StringIO())
+    SandboxBlockedLead.objects.first().delete()
+    out = StringIO()
+    call_command("seed_sandbox", if_empty=True, stdout=out)
+    assert SandboxBlockedLead.objects.count() == 4
+    assert "keeping its data" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_if_empty_seeds_an_empty_sandbox():
+    call_command("seed_sandbox", if_empty=True, leads=3, emails=2, stdout=StringIO())
+    assert SandboxBlockedLead.objects.count() == 3

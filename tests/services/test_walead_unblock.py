@@ -81,7 +81,8 @@ def test_unblock_records_the_operation_and_call_before_sending(operator):
     assert operation.finished_at is not None
     assert set(operation.items.values_list("outcome", flat=True)) == {ItemOutcome.UNBLOCKED}
     call = operation.calls.get()
-    assert call.status_code == 200 and call.duration_ms is not None
+    assert call.status_code == 200
+    assert call.duration_ms is not None
     assert json.loads(call.request_body) == ["id-1", "id-2"]
     assert '"unblocked": 2' in call.answer_excerpt
 
@@ -128,7 +129,8 @@ def test_retry_after_beyond_the_bound_fails_clearly_without_waiting(operator, no
     assert len(responses.calls) == 1
     assert operation.status == OperationStatus.FAILED
     detail = operation.items.first().detail
-    assert "3600 s" in detail and "nothing was unblocked" in detail
+    assert "3600 s" in detail
+    assert "nothing was unblocked" in detail
 
 
 @responses.activate
@@ -164,7 +166,8 @@ def test_unknown_outcome_is_settled_by_lookup_never_resent(operator, no_retry_sl
     assert outcomes == {"id-1": ItemOutcome.FAILED, "id-2": ItemOutcome.UNBLOCKED}
     assert operation.status == OperationStatus.PARTIAL
     calls = list(operation.calls.all())
-    assert calls[0].method == "DELETE" and calls[0].status_code is None
+    assert calls[0].method == "DELETE"
+    assert calls[0].status_code is None
     assert "unknown" in calls[0].error
     assert [c.path for c in calls[1:]] == [
         "/v1/blocked-leads?sort=DESC&offset=0&search=person-1",
@@ -283,7 +286,8 @@ def test_the_api_key_is_stored_nowhere_in_the_audit(operator, no_retry_sleep):
     responses.get(URL, status=401, json={"message": "bad key"})
     unblock(operator, snapshots(1))
     rows = [*Operation.objects.values(), *ProviderCall.objects.values()]
-    assert rows and TEST_WALEAD_KEY not in json.dumps(rows, default=str)
+    assert rows
+    assert TEST_WALEAD_KEY not in json.dumps(rows, default=str)
 
 
 @pytest.mark.parametrize(

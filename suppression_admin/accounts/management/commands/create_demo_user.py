@@ -11,7 +11,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         if not settings.SUPPRESSION_SANDBOX:
-            raise CommandError("The demo login exists only in sandbox mode (SUPPRESSION_SANDBOX=1).")
+            raise CommandError(
+                "The demo login exists only in sandbox mode (SUPPRESSION_SANDBOX=1)."
+            )
         user, _ = User.objects.get_or_create(username=DEMO_USERNAME)
         user.set_password(DEMO_PASSWORD)
         user.save()

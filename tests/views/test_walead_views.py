@@ -1,0 +1,276 @@
+import json
+
+import pytest
+import responses
+from django.urls import reverse
+
+from suppression_admin.audit.models import ItemOutcome, Operation
+from suppression_admin.walead.forms import OPT_OUT_ACK_REQUIRED
+from suppression_admin.walead.services import REASON_REQUIRED
+from suppression_admin.walead.views import SELECTION_CHANGED
+from tests.conftest import TEST_WALEAD_URL
+
+URL = f"{TEST_WALEAD_URL}/v1/blocked-leads"
+HTMX = {"HX-Request": "true"}
+pytestmark = pytest.mark.usefixtures("live_providers")
+
+
+def lead(n: int, reason: str | None = "Existing client") -> dict:
+    return {
+        "id": f"id-{n}",
+        "publicIdentifier": f"person-{n}",
+        "reason": reason,
+        "createdAt": "2025-06-01T10:00:00.000Z",
+        "workspaceId": "w",
+    }
+
+
+def show_page(client, rows, **query):
+    responses.get(URL, json=rows)
+    return client.get(reverse("walead:blocked_leads"), query)
+
+
+def select(client, ids, page_ids):
+    return client.post(reverse("walead:selection_update"), {"lead": ids, "page_id": page_ids})
+
+
+def confirm_token(client) -> str:
+    response = client.get(reverse("walead:unblock_confirm"))
+    return response.context["form"].initial["token"]
+
+
+@responses.activate
+def test_list_shows_rows_with_profile_links_reason_and_date(operator_client):
+    response = show_page(operator_client, [lead(1), lead(2, reason=None)], search="pers")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'href="https://www.linkedin.com/in/person-1/"' in html
+    assert "Existing client" in html
+    assert "2025-06-01" in html
+    assert "<html" in html
+    assert "search=pers" in responses.calls[0].request.url
+
+
+@responses.activate
+def test_htmx_search_returns_only_the_results_fragment(operator_client):
+    responses.get(URL, json=[lead(1)])
+    response = operator_client.get(
+        reverse("walead:blocked_leads"), {"search": "p"}, headers={**HTMX, "HX-Target": "results"}
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="results">')
+    assert "<html" not in html
+    assert "person-1" in html
+
+
+@responses.activate
+def test_opt_out_reasons_are_flagged_in_the_list(operator_client):
+    html = show_page(operator_client, [lead(1, "Requested opt-out")]).content.decode()
+    assert 'class="opt-out"' in html
+    assert "asked not to be contacted" in html
+
+
+@responses.activate
+def test_next_link_advances_by_rows_received(operator_client):
+    html = show_page(operator_client, [lead(1), lead(2), lead(3)], offset=10).content.decode()
+    assert "offset=13" in html  # next
+    assert "offset=7" in html  # previous
+
+
+@responses.activate
+def test_empty_page_says_so(operator_client):
+    html = show_page(operator_client, [], offset=25).content.decode()
+    assert "No more blocked leads." in html
+
+
+@responses.activate
+def test_provider_error_is_shown_not_a_500(operator_client):
+    responses.get(URL, status=401, json={"message": "Invalid API key"})
+    response = operator_client.get(reverse("walead:blocked_leads"))
+    assert response.status_code == 200
+    assert "Invalid API key" in response.content.decode()
+
+
+def test_unconfigured_provider_shows_not_configured(operator_client, settings):
+    settings.WALEAD_API_KEY = ""
+    response = operator_client.get(reverse("walead:blocked_leads"))
+    assert response.status_code == 200
+    assert "WaLead is not configured" in response.content.decode()
+
+
+@responses.activate
+def test_htmx_selection_update_returns_the_bar_with_the_count(operator_client):
+    show_page(operator_client, [lead(1), lead(2), lead(3)])
+    response = operator_client.post(
+        reverse("walead:selection_update"),
+        {"lead": ["id-1", "id-3"], "page_id": ["id-1", "id-2", "id-3"]},
+        headers=HTMX,
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="selection-bar"')
+    assert "2 selected" in html
+
+
+@responses.activate
+def test_selection_survives_paging_and_unticking_removes_only_that_page(operator_client):
+    show_page(operator_client, [lead(1), lead(2)])
+    select(operator_client, ["id-1", "id-2"], ["id-1", "id-2"])
+    show_page(operator_client, [lead(3)], offset=2)
+    select(operator_client, ["id-3"], ["id-3"])
+    select(operator_client, ["id-1"], ["id-1", "id-2"])  # untick id-2 on page one
+    assert operator_client.session["walead_selected"] == ["id-3", "id-1"]
+
+
+@responses.activate
+def test_ids_never_shown_cannot_be_selected(operator_client):
+    show_page(operator_client, [lead(1)])
+    select(operator_client, ["id-1", "forged"], ["id-1", "forged"])
+    assert operator_client.session["walead_selected"] == ["id-1"]
+
+
+@responses.activate
+def test_plain_selection_update_redirects_back_to_the_list(operator_client):
+    show_page(operator_client, [lead(1)])
+    response = select(operator_client, ["id-1"], ["id-1"])
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("walead:blocked_leads"))
+
+
+@responses.activate
+def test_select_all_matching_pages_through_the_whole_search(operator_client):
+    responses.get(URL, json=[lead(1), lead(2)])
+    responses.get(URL, json=[lead(3)])
+    responses.get(URL, json=[])
+    response = operator_client.post(
+        reverse("walead:selection_add_matching"), {"search": "person"}, follow=True
+    )
+    assert "Selected all 3 leads matching “person”" in response.content.decode()
+    assert operator_client.session["walead_selected"] == ["id-1", "id-2", "id-3"]
+    assert all("search=person" in c.request.url for c in responses.calls[:3])
+
+
+@responses.activate
+def test_confirm_lists_the_selection_and_highlights_opt_outs(operator_client):
+    show_page(operator_client, [lead(1), lead(2, "GDPR erasure request")])
+    select(operator_client, ["id-1", "id-2"], ["id-1", "id-2"])
+    response = operator_client.get(reverse("walead:unblock_confirm"))
+    html = response.content.decode()
+    assert "Unblock 2 leads in WaLead?" in html
+    assert "1 of these people asked not to be contacted" in html
+    # Opt-outs come first so they cannot be missed.
+    assert html.index("person-2") < html.index("person-1")
+
+
+def test_confirm_with_empty_selection_goes_back_to_the_list(operator_client):
+    response = operator_client.get(reverse("walead:unblock_confirm"))
+    assert response.status_code == 302
+
+
+@responses.activate
+def test_unblock_sends_exactly_the_confirmed_ids_and_shows_the_result(operator_client):
+    show_page(operator_client, [lead(1), lead(2), lead(3)])
+    select(operator_client, ["id-1", "id-3"], ["id-1", "id-2", "id-3"])
+    token = confirm_token(operator_client)
+    responses.delete(URL, json={"success": True, "message": "2 leads unblocked", "unblocked": 2})
+    response = operator_client.post(
+        reverse("walead:unblock_submit"),
+        {"lead": ["id-1", "id-3"], "reason": "Client re-engaged", "ticket": "T-9", "token": token},
+        headers={"User-Agent": "Browser/1.0"},
+    )
+    operation = Operation.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("walead:operation_result", args=[operation.pk])
+    delete = next(c for c in responses.calls if c.request.method == "DELETE")
+    assert json.loads(delete.request.body) == ["id-1", "id-3"]
+    assert operation.user_agent == "Browser/1.0"
+    assert operation.client_ip == "127.0.0.1"
+    assert operation.ticket == "T-9"
+    assert operator_client.session["walead_selected"] == []
+
+    html = operator_client.get(response.url).content.decode()
+    assert 'data-testid="requested">2<' in html
+    assert 'data-testid="unblocked">2<' in html
+
+
+@responses.activate
+def test_result_explains_failures_in_plain_words(operator_client):
+    show_page(operator_client, [lead(1)])
+    select(operator_client, ["id-1"], ["id-1"])
+    token = confirm_token(operator_client)
+    responses.delete(URL, status=400, json={"message": "Invalid id"})
+    response = operator_client.post(
+        reverse("walead:unblock_submit"),
+        {"lead": ["id-1"], "reason": "r", "token": token},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "What did not work" in html
+    assert "Invalid id" in html
+    assert 'data-testid="unblocked">0<' in html
+
+
+@responses.activate
+def test_submitting_the_same_confirmation_twice_sends_once(operator_client):
+    show_page(operator_client, [lead(1)])
+    select(operator_client, ["id-1"], ["id-1"])
+    token = confirm_token(operator_client)
+    responses.delete(URL, json={"success": True, "unblocked": 1})
+    data = {"lead": ["id-1"], "reason": "r", "token": token}
+    first = operator_client.post(reverse("walead:unblock_submit"), data)
+    second = operator_client.post(reverse("walead:unblock_submit"), data)
+    assert first.url == second.url
+    assert sum(1 for c in responses.calls if c.request.method == "DELETE") == 1
+    assert Operation.objects.count() == 1
+
+
+@responses.activate
+def test_missing_reason_is_refused_with_a_message_and_nothing_sent(operator_client):
+    show_page(operator_client, [lead(1)])
+    select(operator_client, ["id-1"], ["id-1"])
+    token = confirm_token(operator_client)
+    response = operator_client.post(
+        reverse("walead:unblock_submit"), {"lead": ["id-1"], "reason": " ", "token": token}
+    )
+    assert response.status_code == 400
+    assert REASON_REQUIRED in response.content.decode()
+    assert not any(c.request.method == "DELETE" for c in responses.calls)
+    assert Operation.objects.count() == 0
+
+
+@responses.activate
+def test_opt_out_needs_an_explicit_acknowledgement(operator_client):
+    show_page(operator_client, [lead(1, "Unsubscribed")])
+    select(operator_client, ["id-1"], ["id-1"])
+    token = confirm_token(operator_client)
+    data = {"lead": ["id-1"], "reason": "Asked to hear from us", "token": token}
+    refused = operator_client.post(reverse("walead:unblock_submit"), data)
+    assert refused.status_code == 400
+    assert OPT_OUT_ACK_REQUIRED in refused.content.decode()
+    responses.delete(URL, json={"success": True, "unblocked": 1})
+    accepted = operator_client.post(
+        reverse("walead:unblock_submit"), {**data, "acknowledge_opt_out": "on"}
+    )
+    assert accepted.status_code == 302
+    assert Operation.objects.get().items.get().outcome == ItemOutcome.UNBLOCKED
+
+
+@responses.activate
+def test_ids_not_shown_to_this_session_are_refused(operator_client):
+    show_page(operator_client, [lead(1)])
+    select(operator_client, ["id-1"], ["id-1"])
+    token = confirm_token(operator_client)
+    response = operator_client.post(
+        reverse("walead:unblock_submit"),
+        {"lead": ["id-1", "forged-id"], "reason": "r", "token": token},
+    )
+    assert response.status_code == 400
+    assert SELECTION_CHANGED in response.content.decode()
+    assert Operation.objects.count() == 0
+
+
+def test_forged_token_is_refused(operator_client):
+    response = operator_client.post(
+        reverse("walead:unblock_submit"), {"lead": [], "reason": "r", "token": "not-a-token"}
+    )
+    assert response.status_code == 400
+    assert Operation.objects.count() == 0
