@@ -15,7 +15,7 @@ from django.utils.crypto import constant_time_compare
 View = Callable[..., HttpResponse]
 
 
-class BadBody(Exception):  # noqa: N818 - it is a condition of the request, not a program error
+class BadBody(Exception):
     """The request body is not JSON."""
 
 

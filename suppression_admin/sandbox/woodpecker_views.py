@@ -51,7 +51,7 @@ EMPTY = "Emails parameter can not be empty"
 INCORRECT = "Value of emails is incorrect."
 
 
-class BadRequest(Exception):  # noqa: N818 - carries the documented 400 detail
+class BadRequest(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
