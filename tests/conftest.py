@@ -1,7 +1,9 @@
 """Fixtures shared by the whole suite: users in each role, provider settings."""
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
+
+from suppression_admin.accounts.roles import ensure_roles
 
 TEST_WALEAD_URL = "https://walead.test/api"
 TEST_WALEAD_KEY = "walead-test-key-0123456789"
@@ -10,6 +12,8 @@ TEST_WOODPECKER_KEY = "woodpecker-test-key-0123456789"
 
 
 def make_user(username: str, *groups: str) -> User:
+    # A transactional test elsewhere may have flushed the groups the migration created.
+    ensure_roles(Group, Permission)
     user = User.objects.create_user(username=username, password="pw-for-tests-only")
     for name in groups:
         user.groups.add(Group.objects.get(name=name))

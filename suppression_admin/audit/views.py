@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from suppression_admin.audit.csv_export import csv_lines
 from suppression_admin.audit.forms import AuditFilterForm
@@ -32,6 +33,9 @@ FILTERS_INVALID = "The filters are not valid, so nothing was exported. Fix them 
 
 @require_GET
 @can_review
+# One URL answers with a page or a fragment: caches (and the browser's back button) must
+# not serve one for the other.
+@vary_on_headers("HX-Request", "HX-Target")
 def operations(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     page = None

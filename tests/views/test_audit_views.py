@@ -111,6 +111,7 @@ def test_operations_htmx_returns_only_the_results_fragment(auditor_client, opera
     assert "<html" not in html
     assert 'name="identifier"' not in html
     assert row_ids(response) == [operation.pk]
+    assert {"HX-Request", "HX-Target"} <= {h.strip() for h in response["Vary"].split(",")}
 
 
 def test_operations_htmx_aimed_elsewhere_gets_the_full_page(auditor_client, operator):
@@ -184,6 +185,9 @@ def test_operations_paginates_by_50_and_links_keep_the_filters(auditor_client, o
     assert len(row_ids(second)) == 5
     assert set(row_ids(first)) | set(row_ids(second)) == {op.pk for op in mine}
     assert "Page 2 of 2" in second.content.decode()
+    # A page number out of range or garbled shows the nearest page instead of failing.
+    assert len(row_ids(auditor_client.get(LIST_URL, {"page": "99"}))) == 56 - 50
+    assert len(row_ids(auditor_client.get(LIST_URL, {"page": "abc"}))) == 50
 
 
 def test_operations_query_count_does_not_grow_with_rows(
@@ -324,6 +328,18 @@ def test_export_csv_neutralises_formulas(auditor_client, operator):
 )
 def test_neutralise(value, expected):
     assert neutralise(value) == expected
+
+
+def test_export_csv_queries_do_not_grow_with_rows(auditor_client, operator):
+    record(operator, [lead("1", "one")])
+    with CaptureQueriesContext(connection) as few:
+        csv_rows(auditor_client.get(EXPORT_URL))
+    for n in range(30):
+        record(operator, [lead(str(n), f"lead-{n}"), ItemDraft(f"{n}@example.com")])
+    with CaptureQueriesContext(connection) as many:
+        rows = csv_rows(auditor_client.get(EXPORT_URL))
+    assert len(rows) == 1 + 1 + 60
+    assert len(many) == len(few)
 
 
 def test_export_csv_bad_filters_is_400_not_everything(auditor_client, operator):

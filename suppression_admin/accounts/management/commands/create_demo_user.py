@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 
+from suppression_admin.accounts.roles import ROLES
+
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - sandbox-only login, printed by bin/start
 
@@ -17,5 +19,5 @@ class Command(BaseCommand):
         user, _ = User.objects.get_or_create(username=DEMO_USERNAME)
         user.set_password(DEMO_PASSWORD)
         user.save()
-        user.groups.add(*Group.objects.filter(name__in=["Operators", "Auditors"]))
+        user.groups.add(*Group.objects.filter(name__in=ROLES))
         self.stdout.write(f"Demo login ready: {DEMO_USERNAME} / {DEMO_PASSWORD}")
