@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -177,7 +178,7 @@ class ProviderClient:
                 url,
                 headers=headers,
                 data=body.encode() if body else None,
-                timeout=(self.timeouts.connect, self.timeouts.read),
+                timeout=(self.timeouts.connect, min(self.timeouts.read, self.timeouts.deadline)),
                 stream=True,
                 allow_redirects=False,
             )
@@ -200,7 +201,9 @@ class ProviderClient:
             chunks: list[bytes] = []
             size = 0
             try:
-                for chunk in response.iter_content(chunk_size=65536):
+                # read1 returns as soon as some bytes arrive, so a server that trickles its
+                # answer meets the deadline check instead of holding us until the end.
+                while chunk := response.raw.read1(65536, decode_content=True):
                     size += len(chunk)
                     if size > MAX_ANSWER_BYTES:
                         raise ProviderMalformedAnswer(
@@ -214,7 +217,7 @@ class ProviderClient:
                             is_read, f"took longer than {self.timeouts.deadline:.0f} s to answer"
                         )
                     chunks.append(chunk)
-            except requests.exceptions.RequestException as err:
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as err:
                 raise self._unknown_or_unreachable(
                     is_read, "dropped the connection while answering"
                 ) from err

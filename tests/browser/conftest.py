@@ -17,7 +17,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: run the suite with bin/test, which installs it.")
+        pytest.fail(f"No Chromium at {CHROMIUM}: run the suite with bin/test, which installs it.")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -342,6 +342,21 @@ def test_export_csv_queries_do_not_grow_with_rows(auditor_client, operator):
     assert len(many) == len(few)
 
 
+def test_export_csv_reads_the_database_while_streaming_in_chunks(
+    auditor_client, operator, monkeypatch
+):
+    monkeypatch.setattr("suppression_admin.audit.views.EXPORT_CHUNK_SIZE", 2)
+    for n in range(5):
+        record(operator, [lead(str(n), f"lead-{n}")])
+    response = auditor_client.get(EXPORT_URL)
+    with CaptureQueriesContext(connection) as streaming:
+        rows = csv_rows(response)
+    assert len(rows) == 1 + 5
+    item_queries = [q for q in streaming if '"audit_operationitem"."operation_id" IN' in q["sql"]]
+    # Nothing was loaded before the body was read, then items came per chunk of 2 operations.
+    assert len(item_queries) == 3
+
+
 def test_export_csv_bad_filters_is_400_not_everything(auditor_client, operator):
     record(operator, [lead("101", "maria-gonzalez")])
     response = auditor_client.get(EXPORT_URL, {"date_from": "2025-02-30"})

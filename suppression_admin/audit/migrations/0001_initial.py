@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,76 +15,188 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Operation',
+            name="Operation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(choices=[('walead', 'WaLead'), ('woodpecker', 'Woodpecker')], max_length=20)),
-                ('action', models.CharField(choices=[('unblock', 'Unblock leads'), ('remove', 'Remove from blacklist')], max_length=20)),
-                ('actor_username', models.CharField(db_index=True, max_length=150)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('reason', models.TextField()),
-                ('ticket', models.CharField(blank=True, max_length=200)),
-                ('source', models.CharField(choices=[('web', 'Web selection'), ('cli', 'Command line'), ('file', 'Uploaded file'), ('paste', 'Pasted list')], max_length=20)),
-                ('source_detail', models.JSONField(blank=True, default=dict)),
-                ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=500)),
-                ('status', models.CharField(choices=[('pending', 'Recorded, not started'), ('in_progress', 'In progress'), ('succeeded', 'Succeeded'), ('partial', 'Partly done'), ('failed', 'Failed'), ('unknown', 'Unknown (answer never arrived)'), ('interrupted', 'Interrupted (crashed midway)')], default='pending', max_length=20)),
-                ('summary', models.TextField(blank=True)),
-                ('idempotency_key', models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[("walead", "WaLead"), ("woodpecker", "Woodpecker")], max_length=20
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("unblock", "Unblock leads"), ("remove", "Remove from blacklist")],
+                        max_length=20,
+                    ),
+                ),
+                ("actor_username", models.CharField(db_index=True, max_length=150)),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("reason", models.TextField()),
+                ("ticket", models.CharField(blank=True, max_length=200)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("web", "Web selection"),
+                            ("cli", "Command line"),
+                            ("file", "Uploaded file"),
+                            ("paste", "Pasted list"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("source_detail", models.JSONField(blank=True, default=dict)),
+                ("client_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=500)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Recorded, not started"),
+                            ("in_progress", "In progress"),
+                            ("succeeded", "Succeeded"),
+                            ("partial", "Partly done"),
+                            ("failed", "Failed"),
+                            ("unknown", "Unknown (answer never arrived)"),
+                            ("interrupted", "Interrupted (crashed midway)"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("summary", models.TextField(blank=True)),
+                (
+                    "idempotency_key",
+                    models.CharField(blank=True, max_length=64, null=True, unique=True),
+                ),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('perform_unblock', 'Can unblock leads and remove emails at the providers'), ('review_audit', 'Can review and export the audit log')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [
+                    ("perform_unblock", "Can unblock leads and remove emails at the providers"),
+                    ("review_audit", "Can review and export the audit log"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProviderCall',
+            name="ProviderCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sequence', models.PositiveIntegerField()),
-                ('purpose', models.CharField(max_length=100)),
-                ('method', models.CharField(max_length=10)),
-                ('path', models.TextField()),
-                ('item_count', models.PositiveIntegerField(default=0)),
-                ('request_body', models.TextField(blank=True)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('status_code', models.PositiveIntegerField(blank=True, null=True)),
-                ('answer_excerpt', models.TextField(blank=True)),
-                ('error', models.TextField(blank=True)),
-                ('operation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='calls', to='audit.operation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sequence", models.PositiveIntegerField()),
+                ("purpose", models.CharField(max_length=100)),
+                ("method", models.CharField(max_length=10)),
+                ("path", models.TextField()),
+                ("item_count", models.PositiveIntegerField(default=0)),
+                ("request_body", models.TextField(blank=True)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("status_code", models.PositiveIntegerField(blank=True, null=True)),
+                ("answer_excerpt", models.TextField(blank=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "operation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="calls",
+                        to="audit.operation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['operation_id', 'sequence'],
+                "ordering": ["operation_id", "sequence"],
             },
         ),
         migrations.CreateModel(
-            name='OperationItem',
+            name="OperationItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('identifier', models.CharField(db_index=True, max_length=320)),
-                ('label', models.CharField(blank=True, db_index=True, max_length=320)),
-                ('original_reason', models.TextField(blank=True)),
-                ('outcome', models.CharField(choices=[('pending', 'Not yet sent'), ('unblocked', 'Unblocked'), ('removed', 'Removed'), ('not_listed', 'Was not on the list'), ('invalid', 'Invalid'), ('failed', 'Failed'), ('unknown', 'Unknown'), ('not_sent', 'Not sent')], default='pending', max_length=20)),
-                ('detail', models.TextField(blank=True)),
-                ('operation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='audit.operation')),
-                ('call', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='items', to='audit.providercall')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("identifier", models.CharField(db_index=True, max_length=320)),
+                ("label", models.CharField(blank=True, db_index=True, max_length=320)),
+                ("original_reason", models.TextField(blank=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Not yet sent"),
+                            ("unblocked", "Unblocked"),
+                            ("removed", "Removed"),
+                            ("not_listed", "Was not on the list"),
+                            ("invalid", "Invalid"),
+                            ("failed", "Failed"),
+                            ("unknown", "Unknown"),
+                            ("not_sent", "Not sent"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("detail", models.TextField(blank=True)),
+                (
+                    "operation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="items",
+                        to="audit.operation",
+                    ),
+                ),
+                (
+                    "call",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="items",
+                        to="audit.providercall",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['operation_id', 'position'],
+                "ordering": ["operation_id", "position"],
             },
         ),
         migrations.AddIndex(
-            model_name='operation',
-            index=models.Index(fields=['provider', 'status', 'created_at'], name='audit_opera_provide_848554_idx'),
+            model_name="operation",
+            index=models.Index(
+                fields=["provider", "status", "created_at"], name="audit_opera_provide_848554_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='providercall',
-            constraint=models.UniqueConstraint(fields=('operation', 'sequence'), name='call_sequence_unique'),
+            model_name="providercall",
+            constraint=models.UniqueConstraint(
+                fields=("operation", "sequence"), name="call_sequence_unique"
+            ),
         ),
     ]

@@ -1,0 +1,72 @@
+import pytest
+import responses
+from django.urls import reverse
+
+from tests.conftest import TEST_WOODPECKER_URL
+
+URL = f"{TEST_WOODPECKER_URL}/v2/blacklist/emails"
+pytestmark = pytest.mark.usefixtures("live_providers")
+
+
+@responses.activate
+def test_blacklist_page_lists_emails_and_pages(operator_client):
+    responses.get(URL, json={"emails": ["a@x.com", "b@x.com"], "total": 250})
+    response = operator_client.get(reverse("woodpecker:blacklist"), {"page": 1})
+    html = response.content.decode()
+    assert "a@x.com" in html and "101–102 of 250" in html
+    assert "page=2" in html and "page=0" in html
+    assert "page=1&per_page=100" in responses.calls[0].request.url
+
+
+@responses.activate
+def test_blacklist_search_uses_email_filter_and_htmx_gets_a_fragment(operator_client):
+    responses.get(URL, json={"emails": ["a@x.com"], "total": 1})
+    response = operator_client.get(
+        reverse("woodpecker:blacklist"),
+        {"email_filter": "*@x.com"},
+        headers={"HX-Request": "true", "HX-Target": "results"},
+    )
+    assert response.content.decode().lstrip().startswith('<div id="results">')
+    assert "email_filter=%2A%40x.com" in responses.calls[0].request.url
+
+
+@responses.activate
+def test_blacklist_error_is_shown_in_words(operator_client):
+    responses.get(
+        URL,
+        status=401,
+        json={
+            "title": "Unauthorized",
+            "status": 401,
+            "detail": "Invalid api key",
+            "timestamp": "2025-03-05 17:57:00",
+        },
+    )
+    response = operator_client.get(reverse("woodpecker:blacklist"))
+    assert response.status_code == 200
+    assert "Invalid api key" in response.content.decode()
+
+
+def test_unconfigured_woodpecker_says_so(operator_client, settings):
+    settings.WOODPECKER_API_KEY = ""
+    response = operator_client.get(reverse("woodpecker:blacklist"))
+    assert response.status_code == 200
+    assert "Woodpecker is not configured" in response.content.decode()
+    assert "WOODPECKER_API_KEY" in response.content.decode()
+
+
+def test_home_shows_each_providers_connection(operator_client, settings):
+    settings.WOODPECKER_API_KEY = ""
+    html = operator_client.get(reverse("home")).content.decode()
+    assert "<td>WaLead</td><td>live</td>" in html
+    assert "<td>Woodpecker</td><td>not configured</td>" in html
+    settings.SUPPRESSION_SANDBOX = True
+    settings.WALEAD_BASE_URL = ""
+    html = operator_client.get(reverse("home")).content.decode()
+    assert "<td>WaLead</td><td>sandbox</td>" in html
+
+
+def test_pages_never_show_the_api_key(operator_client, settings):
+    html = operator_client.get(reverse("home")).content.decode()
+    assert settings.WALEAD_API_KEY not in html
+    assert settings.WOODPECKER_API_KEY not in html
