@@ -31,7 +31,7 @@ class TricklingHandler(http.server.BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
-    do_GET = do_DELETE = _trickle
+    do_GET = do_DELETE = _trickle  # noqa: N815 - names http.server dispatches to
 
     def log_message(self, *args):
         pass
