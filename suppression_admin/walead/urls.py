@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.blocked_leads, name="blocked_leads"),
     path("selection/", views.selection_update, name="selection_update"),
     path("selection/all-matching/", views.selection_add_matching, name="selection_add_matching"),
+    path("selection/matching-count/", views.matching_count, name="matching_count"),
     path("selection/clear/", views.selection_clear, name="selection_clear"),
     path("confirm/", views.unblock_confirm, name="unblock_confirm"),
     path("unblock/", views.unblock_submit, name="unblock_submit"),

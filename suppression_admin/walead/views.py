@@ -75,6 +75,23 @@ def selection_add_matching(request: HttpRequest) -> HttpResponse:
     return redirect(_back_to_list(request))
 
 
+@require_GET
+@can_unblock
+def matching_count(request: HttpRequest) -> HttpResponse:
+    """The "select all N matching" button, with N counted by paging through the search.
+
+    Loaded lazily by the results fragment once typing pauses, so a keystroke never pages
+    through the whole list.
+    """
+    search, sort, offset = BrowseForm(request.GET).values()
+    context = {"search": search, "sort": sort, "offset": offset}
+    try:
+        context["matching_count"] = len(leads_matching(search=search, sort=sort))
+    except (ProviderError, ProviderNotConfigured) as error:
+        context["count_error"] = str(error)
+    return render(request, f"{PAGE_TEMPLATE}#select_all_matching", context)
+
+
 @require_POST
 @can_unblock
 def selection_clear(request: HttpRequest) -> HttpResponse:

@@ -274,3 +274,33 @@ def test_forged_token_is_refused(operator_client):
     )
     assert response.status_code == 400
     assert Operation.objects.count() == 0
+
+
+@responses.activate
+def test_results_load_the_matching_count_lazily(operator_client):
+    html = show_page(operator_client, [lead(1)], search="per").content.decode()
+    assert 'hx-trigger="load delay:600ms"' in html
+    assert reverse("walead:matching_count") + "?search=per" in html
+    assert len(responses.calls) == 1  # the page itself does not page through the search
+
+
+@responses.activate
+def test_matching_count_pages_through_and_names_n(operator_client):
+    responses.get(URL, json=[lead(1), lead(2)])
+    responses.get(URL, json=[lead(3)])
+    responses.get(URL, json=[])
+    response = operator_client.get(
+        reverse("walead:matching_count"), {"search": "person"}, headers=HTMX
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith("<form")
+    assert "Select all 3 leads matching “person”" in html
+    assert "hx-trigger" not in html  # the counted button does not count again
+
+
+@responses.activate
+def test_matching_count_failure_still_offers_the_button(operator_client):
+    responses.get(URL, status=503, json={})
+    html = operator_client.get(reverse("walead:matching_count"), {"search": "x"}).content.decode()
+    assert "Select all leads matching “x”" in html
+    assert "could not count them" in html
