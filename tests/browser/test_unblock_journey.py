@@ -38,6 +38,14 @@ def test_operator_unblocks_and_auditor_finds_and_exports_it(page, sandbox):
     log_in(page, base, "olga.operator", "/walead/")
     expect(page.locator(".sandbox-banner")).to_be_visible()
     expect(page.locator("#results tbody tr")).to_have_count(25)
+    # "Select all on this page" ticks the 25 rows in one go; unticking clears them again.
+    page.get_by_label("Select all on this page").check()
+    expect(page.get_by_test_id("selected-count")).to_have_text("25 selected")
+    page.get_by_label("Select all on this page").uncheck()
+    expect(page.get_by_test_id("selected-count")).to_have_text("0 selected")
+    expect(
+        page.get_by_role("button", name="Select all 60 leads on the blocked list")
+    ).to_be_visible()
     page.locator("#search").press_sequentially(term, delay=30)
     expect(page.locator("#results tbody tr")).to_have_count(min(matching.count(), 25))
     assert f"search={term}" in page.url

@@ -9,20 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
-from suppression_admin.audit.models import Action, ItemOutcome, Operation, Provider, Source
+from suppression_admin.audit.models import Action, ItemOutcome, Provider, Source
 from suppression_admin.audit.selectors import operations_for_export
 from suppression_admin.audit.serializers import operation_to_dict
-from suppression_admin.audit.services import (
-    AuditCallLog,
-    ItemDraft,
-    items_set_outcome,
-    operation_finish,
-    operation_mark_started,
-    operation_start,
-)
+from suppression_admin.audit.services import ItemDraft, operation_start
+from tests.audit_factories import record_operation
 
 pytestmark = pytest.mark.django_db
 
@@ -43,39 +36,6 @@ OPERATION_KEYS = [
 ]
 
 
-def record(
-    actor: User,
-    items: list[ItemDraft],
-    *,
-    provider: str = Provider.WALEAD,
-    created_at: datetime | None = None,
-    answer: int | None = 200,
-) -> Operation:
-    """An operation written through the audit services: one call, every item unblocked."""
-    operation, _ = operation_start(
-        provider=provider,
-        action=Action.UNBLOCK if provider == Provider.WALEAD else Action.REMOVE,
-        actor=actor,
-        reason="Asked to hear from us again",
-        ticket="SUP-9",
-        source=Source.CLI,
-        items=items,
-    )
-    operation_mark_started(operation)
-    log = AuditCallLog(operation)
-    call = log.started(method="DELETE", path="/blocked-leads", item_count=len(items), body="{}")
-    log.finished(
-        call, status=answer, answer_excerpt="", error="" if answer else "timeout", duration_ms=41
-    )
-    outcome = ItemOutcome.UNBLOCKED if answer else ItemOutcome.UNKNOWN
-    items_set_outcome(operation.items.all(), outcome, "", call=call)
-    operation_finish(operation)
-    if created_at is not None:
-        # The services stamp "now"; move the record in time to test --since/--until.
-        Operation.objects.filter(pk=operation.pk).update(created_at=created_at)
-    return Operation.objects.get(pk=operation.pk)
-
-
 def export(*args: str) -> list[dict]:
     out = io.StringIO()
     call_command("export_audit", "--format", "jsonl", *args, stdout=out)
@@ -83,7 +43,15 @@ def export(*args: str) -> list[dict]:
 
 
 def test_export_audit_writes_exact_keys_and_values(operator):
-    operation = record(operator, [ItemDraft("101", "maria-gonzalez"), ItemDraft("102", "li-wei")])
+    operation = record_operation(
+        operator,
+        [ItemDraft("101", "maria-gonzalez"), ItemDraft("102", "li-wei")],
+        reason="Asked to hear from us again",
+        ticket="SUP-9",
+        source=Source.CLI,
+        path="/blocked-leads",
+        duration_ms=41,
+    )
     call = operation.calls.get()
     [line] = export()
     assert list(line) == OPERATION_KEYS
@@ -117,7 +85,13 @@ def test_export_audit_writes_exact_keys_and_values(operator):
 
 
 def test_export_audit_unanswered_call_and_unfinished_operation_give_nulls(operator):
-    record(operator, [ItemDraft("ann@example.com")], provider=Provider.WOODPECKER, answer=None)
+    record_operation(
+        operator,
+        [ItemDraft("ann@example.com")],
+        provider=Provider.WOODPECKER,
+        answer_status=None,
+        outcome=ItemOutcome.UNKNOWN,
+    )
     running, _ = operation_start(
         provider=Provider.WALEAD,
         action=Action.UNBLOCK,
@@ -139,8 +113,12 @@ def test_export_audit_unanswered_call_and_unfinished_operation_give_nulls(operat
 
 
 def test_export_audit_is_oldest_first(operator):
-    newer = record(operator, [ItemDraft("1")], created_at=datetime(2025, 5, 2, tzinfo=UTC))
-    older = record(operator, [ItemDraft("2")], created_at=datetime(2025, 5, 1, tzinfo=UTC))
+    newer = record_operation(
+        operator, [ItemDraft("1")], created_at=datetime(2025, 5, 2, tzinfo=UTC)
+    )
+    older = record_operation(
+        operator, [ItemDraft("2")], created_at=datetime(2025, 5, 1, tzinfo=UTC)
+    )
     assert [line["id"] for line in export()] == [older.pk, newer.pk]
 
 
@@ -151,7 +129,10 @@ def test_export_audit_since_and_until_are_inclusive_days(operator):
         datetime(2025, 5, 3, 23, 59, 59, tzinfo=UTC),
         datetime(2025, 5, 4, 0, 0, tzinfo=UTC),
     ]
-    made = [record(operator, [ItemDraft(str(n))], created_at=day) for n, day in enumerate(days)]
+    made = [
+        record_operation(operator, [ItemDraft(str(n))], created_at=day)
+        for n, day in enumerate(days)
+    ]
     inside = export("--since", "2025-05-01", "--until", "2025-05-03")
     assert [line["id"] for line in inside] == [made[1].pk, made[2].pk]
     assert [line["id"] for line in export("--since", "2025-05-04")] == [made[3].pk]
@@ -195,7 +176,7 @@ def test_export_audit_bad_date_on_the_command_line_exits_1_without_traceback():
 
 def test_export_audit_queries_per_chunk_not_per_operation(operator, django_assert_num_queries):
     for n in range(25):
-        record(operator, [ItemDraft(str(n)), ItemDraft(f"{n}b")])
+        record_operation(operator, [ItemDraft(str(n)), ItemDraft(f"{n}b")])
     # One query for the operations, one for their items, one for their calls.
     with django_assert_num_queries(3):
         lines = export()
@@ -203,6 +184,6 @@ def test_export_audit_queries_per_chunk_not_per_operation(operator, django_asser
 
 
 def test_operation_to_dict_matches_the_command_output(operator):
-    record(operator, [ItemDraft("101", "maria-gonzalez")])
+    record_operation(operator, [ItemDraft("101", "maria-gonzalez")])
     [operation] = operations_for_export()
     assert export() == [json.loads(json.dumps(operation_to_dict(operation)))]

@@ -3,71 +3,19 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.exceptions import FieldFetchBlocked
 from django.utils import timezone
 
-from suppression_admin.audit.models import (
-    Action,
-    ItemOutcome,
-    Operation,
-    OperationStatus,
-    Provider,
-    Source,
-)
+from suppression_admin.audit.models import ItemOutcome, Operation, OperationStatus, Provider
 from suppression_admin.audit.selectors import (
     operation_with_details,
     operations_filtered,
     operations_for_export,
 )
-from suppression_admin.audit.services import (
-    AuditCallLog,
-    ItemDraft,
-    items_set_outcome,
-    operation_finish,
-    operation_mark_started,
-    operation_start,
-)
+from suppression_admin.audit.services import AuditCallLog, ItemDraft
+from tests.audit_factories import record_operation
 
 pytestmark = pytest.mark.django_db
-
-
-def record(
-    actor: User,
-    items: list[tuple[str, str]],
-    *,
-    provider: str = Provider.WALEAD,
-    outcomes: list[str] | None = None,
-    created_at: datetime | None = None,
-    finish: bool = True,
-) -> Operation:
-    """An operation written through the audit services: one call deciding every item."""
-    action = Action.UNBLOCK if provider == Provider.WALEAD else Action.REMOVE
-    operation, _ = operation_start(
-        provider=provider,
-        action=action,
-        actor=actor,
-        reason="Asked to hear from us again",
-        ticket="SUP-7",
-        source=Source.WEB,
-        items=[ItemDraft(identifier=i, label=label) for i, label in items],
-    )
-    operation_mark_started(operation)
-    if finish:
-        log = AuditCallLog(operation)
-        log.purpose = "unblock"
-        call = log.started(method="DELETE", path="/leads", item_count=len(items), body="{}")
-        log.finished(call, status=200, answer_excerpt="{}", error="", duration_ms=12)
-        stored = list(operation.items.order_by("position"))
-        for item, outcome in zip(
-            stored, outcomes or [ItemOutcome.UNBLOCKED] * len(stored), strict=True
-        ):
-            items_set_outcome([item], outcome, "", call=call)
-        operation_finish(operation)
-    if created_at is not None:
-        # The services stamp "now"; move the record in time to test date filters.
-        Operation.objects.filter(pk=operation.pk).update(created_at=created_at)
-    return operation
 
 
 def ids(operations) -> set[int]:
@@ -76,32 +24,46 @@ def ids(operations) -> set[int]:
 
 @pytest.fixture
 def maria(operator) -> Operation:
-    return record(operator, [("101", "maria-gonzalez"), ("102", "li-wei")])
+    return record_operation(
+        operator,
+        [ItemDraft("101", "maria-gonzalez"), ItemDraft("102", "li-wei")],
+        purpose="unblock",
+    )
 
 
 def test_operations_filtered_without_filters_lists_all_newest_first(operator):
-    older = record(operator, [("1", "a")], created_at=timezone.now() - timedelta(days=1))
-    newer = record(operator, [("2", "b")])
+    older = record_operation(
+        operator, [ItemDraft("1", "a")], created_at=timezone.now() - timedelta(days=1)
+    )
+    newer = record_operation(operator, [ItemDraft("2", "b")])
     assert [op.pk for op in operations_filtered()] == [newer.pk, older.pk]
 
 
 def test_operations_filtered_annotates_counts(operator):
-    mixed = record(
+    mixed = record_operation(
         operator,
-        [("1", "a"), ("2", "b"), ("3", "c")],
+        [ItemDraft("1", "a"), ItemDraft("2", "b"), ItemDraft("3", "c")],
         outcomes=[ItemOutcome.UNBLOCKED, ItemOutcome.NOT_LISTED, ItemOutcome.FAILED],
     )
     AuditCallLog(mixed).started(method="GET", path="/check", item_count=0, body="")
-    empty = record(operator, [], finish=False)
+    empty = record_operation(operator, [], finish=False)
     counts = {op.pk: (op.item_total, op.item_done, op.call_total) for op in operations_filtered()}
     assert counts == {mixed.pk: (3, 2, 2), empty.pk: (0, 0, 0)}
 
 
 def test_operations_filtered_dates_are_inclusive_utc_days(operator):
-    before = record(operator, [("1", "")], created_at=datetime(2025, 2, 28, 23, 59, 59, tzinfo=UTC))
-    first = record(operator, [("2", "")], created_at=datetime(2025, 3, 1, 0, 0, tzinfo=UTC))
-    last = record(operator, [("3", "")], created_at=datetime(2025, 3, 10, 23, 59, 59, tzinfo=UTC))
-    after = record(operator, [("4", "")], created_at=datetime(2025, 3, 11, 0, 0, tzinfo=UTC))
+    before = record_operation(
+        operator, [ItemDraft("1")], created_at=datetime(2025, 2, 28, 23, 59, 59, tzinfo=UTC)
+    )
+    first = record_operation(
+        operator, [ItemDraft("2")], created_at=datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
+    )
+    last = record_operation(
+        operator, [ItemDraft("3")], created_at=datetime(2025, 3, 10, 23, 59, 59, tzinfo=UTC)
+    )
+    after = record_operation(
+        operator, [ItemDraft("4")], created_at=datetime(2025, 3, 11, 0, 0, tzinfo=UTC)
+    )
 
     both = operations_filtered(date_from=date(2025, 3, 1), date_to=date(2025, 3, 10))
     assert ids(both) == {first.pk, last.pk}
@@ -110,29 +72,34 @@ def test_operations_filtered_dates_are_inclusive_utc_days(operator):
 
 
 def test_operations_filtered_actor_matches_part_of_username_ignoring_case(operator, auditor):
-    mine = record(operator, [("1", "")])
-    record(auditor, [("2", "")])
+    mine = record_operation(operator, [ItemDraft("1")])
+    record_operation(auditor, [ItemDraft("2")])
     assert ids(operations_filtered(actor="OLIVIA")) == {mine.pk}
 
 
 def test_operations_filtered_provider(operator):
-    walead = record(operator, [("1", "a")])
-    woodpecker = record(operator, [("x@example.com", "")], provider=Provider.WOODPECKER)
+    walead = record_operation(operator, [ItemDraft("1", "a")])
+    woodpecker = record_operation(
+        operator, [ItemDraft("x@example.com")], provider=Provider.WOODPECKER
+    )
     assert ids(operations_filtered(provider=Provider.WALEAD)) == {walead.pk}
     assert ids(operations_filtered(provider=Provider.WOODPECKER)) == {woodpecker.pk}
 
 
 def test_operations_filtered_status(operator):
-    succeeded = record(operator, [("1", "a")])
-    failed = record(operator, [("2", "b")], outcomes=[ItemOutcome.FAILED])
+    succeeded = record_operation(operator, [ItemDraft("1", "a")])
+    failed = record_operation(operator, [ItemDraft("2", "b")], outcomes=[ItemOutcome.FAILED])
     assert ids(operations_filtered(status=OperationStatus.SUCCEEDED)) == {succeeded.pk}
     assert ids(operations_filtered(status=OperationStatus.FAILED)) == {failed.pk}
 
 
 def test_operations_filtered_status_counts_abandoned_runs_as_interrupted(operator):
-    running = record(operator, [("1", "a")], finish=False)
-    abandoned = record(
-        operator, [("2", "b")], finish=False, created_at=timezone.now() - timedelta(hours=2)
+    running = record_operation(operator, [ItemDraft("1", "a")], finish=False)
+    abandoned = record_operation(
+        operator,
+        [ItemDraft("2", "b")],
+        finish=False,
+        created_at=timezone.now() - timedelta(hours=2),
     )
     in_progress = operations_filtered(status=OperationStatus.IN_PROGRESS)
     assert ids(in_progress) == {running.pk}
@@ -147,23 +114,29 @@ def test_operations_filtered_status_counts_abandoned_runs_as_interrupted(operato
 def test_operations_filtered_identifier_finds_every_operation_touching_the_person(
     operator, auditor, maria, search
 ):
-    again = record(auditor, [("101", "maria-gonzalez"), ("101", "maria-gonzalez")])
-    record(operator, [("202", "mario-rossi"), ("303", "li-wei")])
+    again = record_operation(
+        auditor, [ItemDraft("101", "maria-gonzalez"), ItemDraft("101", "maria-gonzalez")]
+    )
+    record_operation(operator, [ItemDraft("202", "mario-rossi"), ItemDraft("303", "li-wei")])
     found = list(operations_filtered(identifier=search))
     # Each once, although "again" lists the person twice.
     assert sorted(op.pk for op in found) == sorted([maria.pk, again.pk])
 
 
 def test_operations_filtered_identifier_matches_emails_ignoring_case(operator):
-    first = record(operator, [("Ann@Example.com", "")], provider=Provider.WOODPECKER)
-    second = record(operator, [("ann@example.com", "")], provider=Provider.WOODPECKER)
-    record(operator, [("bob@example.com", "")], provider=Provider.WOODPECKER)
+    first = record_operation(operator, [ItemDraft("Ann@Example.com")], provider=Provider.WOODPECKER)
+    second = record_operation(
+        operator, [ItemDraft("ann@example.com")], provider=Provider.WOODPECKER
+    )
+    record_operation(operator, [ItemDraft("bob@example.com")], provider=Provider.WOODPECKER)
     assert ids(operations_filtered(identifier=" ann@EXAMPLE.com ")) == {first.pk, second.pk}
 
 
 def test_operations_filtered_combines_filters(operator, auditor, maria):
-    record(auditor, [("101", "maria-gonzalez")])
-    record(operator, [("x@example.com", "maria-gonzalez")], provider=Provider.WOODPECKER)
+    record_operation(auditor, [ItemDraft("101", "maria-gonzalez")])
+    record_operation(
+        operator, [ItemDraft("x@example.com", "maria-gonzalez")], provider=Provider.WOODPECKER
+    )
     found = operations_filtered(
         identifier="maria-gonzalez", actor="olivia", provider=Provider.WALEAD
     )
@@ -174,7 +147,7 @@ def test_operations_filtered_is_one_query_whatever_the_number_of_rows(
     operator, django_assert_num_queries
 ):
     for n in range(12):
-        record(operator, [(str(n), f"lead-{n}"), (f"{n}b", "")])
+        record_operation(operator, [ItemDraft(str(n), f"lead-{n}"), ItemDraft(f"{n}b")])
     with django_assert_num_queries(1):
         rows = [(op.pk, op.item_total, op.item_done, op.call_total) for op in operations_filtered()]
     assert len(rows) == 12
@@ -182,7 +155,7 @@ def test_operations_filtered_is_one_query_whatever_the_number_of_rows(
 
 
 def test_operations_filtered_raises_on_lazy_loads(operator):
-    record(operator, [("1", "a")])
+    record_operation(operator, [ItemDraft("1", "a")])
     listed = operations_filtered().get()
     with pytest.raises(FieldFetchBlocked):
         _ = listed.actor
@@ -212,8 +185,12 @@ def test_operation_with_details_unknown_pk_is_none(db):
 
 
 def test_operations_for_export_is_oldest_first_within_dates(operator):
-    old = record(operator, [("1", "")], created_at=datetime(2025, 1, 1, 8, tzinfo=UTC))
-    mid = record(operator, [("2", "")], created_at=datetime(2025, 1, 2, 8, tzinfo=UTC))
-    record(operator, [("3", "")], created_at=datetime(2025, 1, 3, 8, tzinfo=UTC))
+    old = record_operation(
+        operator, [ItemDraft("1")], created_at=datetime(2025, 1, 1, 8, tzinfo=UTC)
+    )
+    mid = record_operation(
+        operator, [ItemDraft("2")], created_at=datetime(2025, 1, 2, 8, tzinfo=UTC)
+    )
+    record_operation(operator, [ItemDraft("3")], created_at=datetime(2025, 1, 3, 8, tzinfo=UTC))
     found = operations_for_export(date_from=date(2025, 1, 1), date_to=date(2025, 1, 2))
     assert [op.pk for op in found] == [old.pk, mid.pk]

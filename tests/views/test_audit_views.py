@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
@@ -14,15 +14,9 @@ from django.urls import reverse
 
 from suppression_admin.audit.csv_export import HEADER, neutralise
 from suppression_admin.audit.forms import DATES_REVERSED
-from suppression_admin.audit.models import Action, ItemOutcome, Operation, Provider, Source
-from suppression_admin.audit.services import (
-    AuditCallLog,
-    ItemDraft,
-    items_set_outcome,
-    operation_finish,
-    operation_mark_started,
-    operation_start,
-)
+from suppression_admin.audit.models import ItemOutcome, Operation, Provider
+from suppression_admin.audit.services import ItemDraft
+from tests.audit_factories import record_operation
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -30,46 +24,6 @@ pytestmark = pytest.mark.django_db
 LIST_URL = reverse("audit:operations")
 EXPORT_URL = reverse("audit:export_csv")
 HTMX = {"HX-Request": "true", "HX-Target": "results"}
-
-
-def record(
-    actor: User,
-    items: list[ItemDraft],
-    *,
-    provider: str = Provider.WALEAD,
-    reason: str = "Asked to hear from us again",
-    ticket: str = "SUP-7",
-    outcome: str = ItemOutcome.UNBLOCKED,
-    detail: str = "",
-    created_at: datetime | None = None,
-) -> Operation:
-    """An operation written through the audit services, one answered call for all items."""
-    operation, _ = operation_start(
-        provider=provider,
-        action=Action.UNBLOCK if provider == Provider.WALEAD else Action.REMOVE,
-        actor=actor,
-        reason=reason,
-        ticket=ticket,
-        source=Source.WEB,
-        items=items,
-        source_detail={"page": "blocked-leads"},
-        client_ip="203.0.113.9",
-        user_agent="Firefox/140",
-    )
-    operation_mark_started(operation)
-    if items:
-        log = AuditCallLog(operation)
-        log.purpose = "Unblock the selected leads"
-        call = log.started(
-            method="DELETE", path="/blocked-leads", item_count=len(items), body='{"ids": [1]}'
-        )
-        log.finished(call, status=200, answer_excerpt='{"deleted": 1}', error="", duration_ms=37)
-        items_set_outcome(operation.items.all(), outcome, detail, call=call)
-    operation_finish(operation)
-    if created_at is not None:
-        # The services stamp "now"; move the record in time to test the date filter.
-        Operation.objects.filter(pk=operation.pk).update(created_at=created_at)
-    return operation
 
 
 def lead(lead_id: str, slug: str, reason: str = "") -> ItemDraft:
@@ -89,7 +43,7 @@ def csv_rows(response) -> list[list[str]]:
 
 
 def test_operations_full_page_lists_with_columns(auditor_client, operator):
-    operation = record(operator, [lead("101", "maria-gonzalez"), lead("102", "li-wei")])
+    operation = record_operation(operator, [lead("101", "maria-gonzalez"), lead("102", "li-wei")])
     response = auditor_client.get(LIST_URL)
     assert response.status_code == 200
     html = response.content.decode()
@@ -103,7 +57,7 @@ def test_operations_full_page_lists_with_columns(auditor_client, operator):
 
 
 def test_operations_htmx_returns_only_the_results_fragment(auditor_client, operator):
-    operation = record(operator, [lead("101", "maria-gonzalez")])
+    operation = record_operation(operator, [lead("101", "maria-gonzalez")])
     response = auditor_client.get(LIST_URL, {"identifier": "maria"}, headers=HTMX)
     html = response.content.decode()
     assert response.status_code == 200
@@ -115,7 +69,7 @@ def test_operations_htmx_returns_only_the_results_fragment(auditor_client, opera
 
 
 def test_operations_htmx_aimed_elsewhere_gets_the_full_page(auditor_client, operator):
-    record(operator, [lead("101", "maria-gonzalez")])
+    record_operation(operator, [lead("101", "maria-gonzalez")])
     response = auditor_client.get(LIST_URL, headers={"HX-Request": "true"})
     assert "<html" in response.content.decode()
 
@@ -133,14 +87,16 @@ def test_operations_htmx_aimed_elsewhere_gets_the_full_page(auditor_client, oper
 )
 def test_operations_each_filter(auditor_client, operator, auditor, params, expected):
     made = {
-        "maria_1": record(
+        "maria_1": record_operation(
             operator, [lead("101", "maria-gonzalez")], created_at=datetime(2025, 3, 1, tzinfo=UTC)
         ),
-        "maria_2": record(
+        "maria_2": record_operation(
             auditor, [lead("101", "maria-gonzalez")], created_at=datetime(2025, 3, 2, tzinfo=UTC)
         ),
-        "li": record(operator, [lead("102", "li-wei")], outcome=ItemOutcome.FAILED),
-        "ann": record(operator, [ItemDraft("ann@example.com")], provider=Provider.WOODPECKER),
+        "li": record_operation(operator, [lead("102", "li-wei")], outcome=ItemOutcome.FAILED),
+        "ann": record_operation(
+            operator, [ItemDraft("ann@example.com")], provider=Provider.WOODPECKER
+        ),
     }
     response = auditor_client.get(LIST_URL, params)
     assert set(row_ids(response)) == {made[name].pk for name in expected}
@@ -157,7 +113,7 @@ def test_operations_each_filter(auditor_client, operator, auditor, params, expec
     ],
 )
 def test_operations_bad_filters_show_a_form_error(auditor_client, operator, params, message):
-    record(operator, [lead("101", "maria-gonzalez")])
+    record_operation(operator, [lead("101", "maria-gonzalez")])
     for headers in ({}, HTMX):
         response = auditor_client.get(LIST_URL, params, headers=headers)
         assert response.status_code == 200
@@ -169,8 +125,8 @@ def test_operations_bad_filters_show_a_form_error(auditor_client, operator, para
 
 
 def test_operations_paginates_by_50_and_links_keep_the_filters(auditor_client, operator, auditor):
-    mine = [record(operator, [lead(str(n), f"lead-{n}")]) for n in range(55)]
-    record(auditor, [lead("999", "someone-else")])
+    mine = [record_operation(operator, [lead(str(n), f"lead-{n}")]) for n in range(55)]
+    record_operation(auditor, [lead("999", "someone-else")])
 
     first = auditor_client.get(LIST_URL, {"actor": "olivia", "provider": "walead"})
     assert len(row_ids(first)) == 50
@@ -193,11 +149,11 @@ def test_operations_paginates_by_50_and_links_keep_the_filters(auditor_client, o
 def test_operations_query_count_does_not_grow_with_rows(
     auditor_client, operator, django_assert_max_num_queries
 ):
-    record(operator, [lead("1", "one")])
+    record_operation(operator, [lead("1", "one")])
     with CaptureQueriesContext(connection) as few:
         auditor_client.get(LIST_URL)
     for n in range(60):
-        record(operator, [lead(str(n), f"lead-{n}"), ItemDraft(f"{n}@example.com")])
+        record_operation(operator, [lead(str(n), f"lead-{n}"), ItemDraft(f"{n}@example.com")])
     with django_assert_max_num_queries(len(few)):
         response = auditor_client.get(LIST_URL)
     assert len(row_ids(response)) == 50
@@ -205,7 +161,7 @@ def test_operations_query_count_does_not_grow_with_rows(
 
 
 def test_operations_export_link_carries_the_filters(auditor_client, operator):
-    record(operator, [lead("101", "maria-gonzalez")])
+    record_operation(operator, [lead("101", "maria-gonzalez")])
     response = auditor_client.get(LIST_URL, {"identifier": "maria", "status": "succeeded"})
     link = re.search(r'href="(/audit/export\.csv\?[^"]*)"', response.content.decode())
     assert link is not None
@@ -217,12 +173,20 @@ def test_operations_export_link_carries_the_filters(auditor_client, operator):
 
 
 def test_operation_detail_shows_facts_items_and_calls(auditor_client, operator):
-    operation = record(
+    operation = record_operation(
         operator,
         [lead("101", "maria-gonzalez", "Asked to stop"), lead("102", "li-wei")],
         reason="Customer wrote in",
         ticket="SUP-42",
         detail="unblocked at WaLead",
+        source_detail={"page": "blocked-leads"},
+        client_ip="203.0.113.9",
+        user_agent="Firefox/140",
+        purpose="Unblock the selected leads",
+        path="/blocked-leads",
+        request_body='{"ids": [1]}',
+        answer_excerpt='{"deleted": 1}',
+        duration_ms=37,
     )
     response = auditor_client.get(reverse("audit:operation_detail", args=[operation.pk]))
     assert response.status_code == 200
@@ -256,8 +220,8 @@ def test_operation_detail_unknown_is_404(auditor_client):
 def test_operation_detail_queries_are_bounded(
     auditor_client, operator, django_assert_max_num_queries
 ):
-    small = record(operator, [lead("1", "one")])
-    big = record(operator, [lead(str(n), f"lead-{n}") for n in range(40)])
+    small = record_operation(operator, [lead("1", "one")])
+    big = record_operation(operator, [lead(str(n), f"lead-{n}") for n in range(40)])
     with CaptureQueriesContext(connection) as few:
         auditor_client.get(reverse("audit:operation_detail", args=[small.pk]))
     with django_assert_max_num_queries(len(few)):
@@ -268,8 +232,12 @@ def test_operation_detail_queries_are_bounded(
 
 
 def test_export_csv_streams_one_row_per_item(auditor_client, operator):
-    two = record(operator, [lead("101", "maria-gonzalez", "Asked to stop"), lead("102", "li-wei")])
-    empty = record(operator, [])
+    two = record_operation(
+        operator,
+        [lead("101", "maria-gonzalez", "Asked to stop"), lead("102", "li-wei")],
+        client_ip="203.0.113.9",
+    )
+    empty = record_operation(operator, [])
     response = auditor_client.get(EXPORT_URL)
     assert isinstance(response, StreamingHttpResponse)
     assert response["Content-Type"].startswith("text/csv")
@@ -297,14 +265,14 @@ def test_export_csv_streams_one_row_per_item(auditor_client, operator):
 
 
 def test_export_csv_applies_the_filters(auditor_client, operator):
-    maria = record(operator, [lead("101", "maria-gonzalez")])
-    record(operator, [lead("102", "li-wei")])
+    maria = record_operation(operator, [lead("101", "maria-gonzalez")])
+    record_operation(operator, [lead("102", "li-wei")])
     rows = csv_rows(auditor_client.get(EXPORT_URL, {"identifier": "maria-gonzalez"}))
     assert [row[0] for row in rows[1:]] == [str(maria.pk)]
 
 
 def test_export_csv_neutralises_formulas(auditor_client, operator):
-    record(
+    record_operation(
         operator,
         [lead("101", "@SUM(1)", "+1 call me"), lead("102", "\tsafe")],
         reason='=HYPERLINK("x")',
@@ -331,11 +299,11 @@ def test_neutralise(value, expected):
 
 
 def test_export_csv_queries_do_not_grow_with_rows(auditor_client, operator):
-    record(operator, [lead("1", "one")])
+    record_operation(operator, [lead("1", "one")])
     with CaptureQueriesContext(connection) as few:
         csv_rows(auditor_client.get(EXPORT_URL))
     for n in range(30):
-        record(operator, [lead(str(n), f"lead-{n}"), ItemDraft(f"{n}@example.com")])
+        record_operation(operator, [lead(str(n), f"lead-{n}"), ItemDraft(f"{n}@example.com")])
     with CaptureQueriesContext(connection) as many:
         rows = csv_rows(auditor_client.get(EXPORT_URL))
     assert len(rows) == 1 + 1 + 60
@@ -347,7 +315,7 @@ def test_export_csv_reads_the_database_while_streaming_in_chunks(
 ):
     monkeypatch.setattr("suppression_admin.audit.views.EXPORT_CHUNK_SIZE", 2)
     for n in range(5):
-        record(operator, [lead(str(n), f"lead-{n}")])
+        record_operation(operator, [lead(str(n), f"lead-{n}")])
     response = auditor_client.get(EXPORT_URL)
     with CaptureQueriesContext(connection) as streaming:
         rows = csv_rows(response)
@@ -358,7 +326,7 @@ def test_export_csv_reads_the_database_while_streaming_in_chunks(
 
 
 def test_export_csv_bad_filters_is_400_not_everything(auditor_client, operator):
-    record(operator, [lead("101", "maria-gonzalez")])
+    record_operation(operator, [lead("101", "maria-gonzalez")])
     response = auditor_client.get(EXPORT_URL, {"date_from": "2025-02-30"})
     assert response.status_code == 400
     assert "maria" not in response.content.decode()
@@ -369,7 +337,7 @@ def test_export_csv_bad_filters_is_400_not_everything(auditor_client, operator):
 
 @pytest.mark.parametrize("name", ["audit:operations", "audit:export_csv", "audit:operation_detail"])
 def test_audit_pages_refuse_operators_and_ask_anonymous_to_log_in(client, operator, name):
-    operation = record(operator, [lead("101", "maria-gonzalez")])
+    operation = record_operation(operator, [lead("101", "maria-gonzalez")])
     url = reverse(name, args=[operation.pk] if name.endswith("detail") else [])
     anonymous = client.get(url)
     assert anonymous.status_code == 302
@@ -389,7 +357,7 @@ def test_audit_pages_are_get_only(auditor_client, name):
 
 
 def test_admin_superuser_can_view_but_not_write(admin_client, operator):
-    operation = record(operator, [lead("101", "maria-gonzalez")])
+    operation = record_operation(operator, [lead("101", "maria-gonzalez")])
     base = "/admin/audit/operation/"
     changelist = admin_client.get(base)
     assert changelist.status_code == 200
@@ -409,7 +377,7 @@ def test_admin_superuser_can_view_but_not_write(admin_client, operator):
 
 
 def test_admin_post_to_change_page_changes_nothing(admin_client, operator):
-    operation = record(operator, [lead("101", "maria-gonzalez")], reason="original")
+    operation = record_operation(operator, [lead("101", "maria-gonzalez")], reason="original")
     url = f"/admin/audit/operation/{operation.pk}/change/"
     assert admin_client.post(url, {"reason": "rewritten"}).status_code == 403
     assert Operation.objects.get(pk=operation.pk).reason == "original"
@@ -420,7 +388,7 @@ def test_admin_staff_with_view_permission_sees_items(client, operator):
     staff.is_staff = True
     staff.save()
     staff.user_permissions.add(Permission.objects.get(codename="view_operation"))
-    operation = record(operator, [lead("101", "maria-gonzalez")])
+    operation = record_operation(operator, [lead("101", "maria-gonzalez")])
     client.force_login(staff)
     page = client.get(f"/admin/audit/operation/{operation.pk}/change/")
     assert page.status_code == 200
