@@ -2,15 +2,19 @@
 document.documentElement.classList.add("js");
 
 // "Select all on this page": tick or untick the page's boxes, then let the form's own
-// change handler (htmx) send the new selection once.
-document.addEventListener("change", (event) => {
-  const toggle = event.target.closest("input[data-select-all]");
-  if (!toggle) return;
-  const form = toggle.form;
-  for (const box of form.querySelectorAll('input[type=checkbox][name="lead"]')) {
-    box.checked = toggle.checked;
-  }
-});
+// change handler (htmx) send the new selection once. Capture phase, so the boxes are set
+// before the event bubbles up to the form and htmx reads them.
+document.addEventListener(
+  "change",
+  (event) => {
+    const toggle = event.target.closest("input[data-select-all]");
+    if (!toggle) return;
+    for (const box of toggle.form.querySelectorAll('input[type=checkbox][name="lead"]')) {
+      box.checked = toggle.checked;
+    }
+  },
+  true,
+);
 
 // A confirmation sends once: the server ignores a repeat anyway, this just spares the click.
 document.addEventListener("submit", (event) => {
