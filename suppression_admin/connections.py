@@ -5,6 +5,7 @@ the same client code), unless that provider's *_BASE_URL is set explicitly.
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 
@@ -12,6 +13,7 @@ from suppression_admin.providers.base import CallLog, Timeouts
 from suppression_admin.providers.errors import ProviderNotConfigured
 from suppression_admin.providers.walead import WaleadClient
 from suppression_admin.providers.woodpecker import WoodpeckerClient
+from suppression_admin.woodpecker.keylock import one_request_at_a_time
 
 WALEAD_DEFAULT_BASE_URL = "https://app-api.walead.ai/api"
 WOODPECKER_DEFAULT_BASE_URL = "https://api.woodpecker.co/rest"
@@ -70,6 +72,11 @@ def woodpecker_client(*, call_log: CallLog | None = None) -> WoodpeckerClient:
         api_key=endpoint.api_key,
         timeouts=WOODPECKER_TIMEOUTS,
         call_log=call_log,
+        request_guard=partial(
+            one_request_at_a_time,
+            endpoint.api_key,
+            wait_seconds=settings.WOODPECKER_KEY_WAIT_SECONDS,
+        ),
     )
 
 

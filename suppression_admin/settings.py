@@ -195,3 +195,14 @@ WALEAD_UNBLOCK_CHUNK_SIZE = int(os.environ.get("WALEAD_UNBLOCK_CHUNK_SIZE", "100
 PROVIDER_MAX_RETRY_AFTER_SECONDS = 60
 # How many audited attempts a DELETE/POST gets when answered 429/503.
 PROVIDER_MAX_WRITE_ATTEMPTS = 4
+
+# --- Woodpecker bulk removal ---------------------------------------------------------------
+
+WOODPECKER_UPLOAD_MAX_BYTES = int(os.environ.get("WOODPECKER_UPLOAD_MAX_BYTES", 20 * 1024 * 1024))
+WOODPECKER_UPLOAD_MAX_ROWS = int(os.environ.get("WOODPECKER_UPLOAD_MAX_ROWS", 1_000_000))
+# How long a request waits for its turn on a Woodpecker key (one request in flight per key).
+WOODPECKER_KEY_WAIT_SECONDS = 120.0
+# Attempts per chunk after answers that prove it was not applied (429, 503, no connection).
+WOODPECKER_MAX_CHUNK_ATTEMPTS = 8
+# A background job honours Retry-After up to this long; beyond it the job stops, resumable.
+WOODPECKER_MAX_RETRY_AFTER_SECONDS = 300

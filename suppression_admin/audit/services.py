@@ -97,6 +97,33 @@ def operation_start(
     return operation, True
 
 
+def operation_add_items(
+    operation: Operation, items: Iterable[ItemDraft], *, first_position: int = 0
+) -> int:
+    """Record more items of an operation (for operations too large to write in one request).
+
+    Must still happen before any provider call that concerns them. Returns how many.
+    """
+    count = 0
+    batch: list[OperationItem] = []
+    for position, item in enumerate(items, start=first_position):
+        batch.append(
+            OperationItem(
+                operation=operation,
+                position=position,
+                identifier=item.identifier,
+                label=item.label,
+                original_reason=item.original_reason,
+            )
+        )
+        if len(batch) == 2000:
+            OperationItem.objects.bulk_create(batch)
+            count += len(batch)
+            batch = []
+    OperationItem.objects.bulk_create(batch)
+    return count + len(batch)
+
+
 def operation_mark_started(operation: Operation) -> None:
     operation.status = OperationStatus.IN_PROGRESS
     operation.started_at = timezone.now()
@@ -183,15 +210,14 @@ class AuditCallLog:
         self.operation = operation
         self.purpose = ""
         self.last_call: ProviderCall | None = None
-        self._sequence = (
-            ProviderCall.objects.filter(operation=operation).aggregate(n=Max("sequence"))["n"] or 0
-        )
 
     def started(self, *, method: str, path: str, item_count: int, body: str) -> ProviderCall:
-        self._sequence += 1
+        # Read, not counted locally: after a crash, another process continues the operation.
+        # Calls of one operation never race: they go one at a time per provider key.
+        latest = ProviderCall.objects.filter(operation=self.operation).aggregate(n=Max("sequence"))
         call = ProviderCall.objects.create(
             operation=self.operation,
-            sequence=self._sequence,
+            sequence=(latest["n"] or 0) + 1,
             purpose=self.purpose,
             method=method,
             path=path,

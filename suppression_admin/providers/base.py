@@ -12,7 +12,8 @@ retries writes, one recorded attempt at a time.
 import email.utils
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -82,11 +83,14 @@ class ProviderClient:
         timeouts: Timeouts | None = None,
         call_log: CallLog | None = None,
         retry_reads: bool = True,
+        request_guard: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.timeouts = timeouts or Timeouts()
         self.call_log = call_log
+        # Held around every request, e.g. to keep one request in flight per API key.
+        self.request_guard = request_guard or nullcontext
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json"})
         if retry_reads and call_log is None:
@@ -132,6 +136,18 @@ class ProviderClient:
         if json_body is not None:
             headers["Content-Type"] = "application/json"
 
+        with self.request_guard():
+            return self._request_guarded(method, path_with_query, url, headers, body, item_count)
+
+    def _request_guarded(
+        self,
+        method: str,
+        path_with_query: str,
+        url: str,
+        headers: dict[str, str],
+        body: str,
+        item_count: int,
+    ) -> Answer:
         handle = None
         if self.call_log is not None:
             handle = self.call_log.started(

@@ -1,0 +1,55 @@
+"""What an ingest returns, and the limits it works within."""
+
+from dataclasses import dataclass
+
+# A reported value is cut to this many characters (the longest valid address is 320).
+MAX_REPORTED_VALUE = 320
+
+
+@dataclass(frozen=True, slots=True)
+class UnusedRow:
+    """A row that gave no usable address.
+
+    ``row`` is the row number a person sees in their spreadsheet (1-based; the header, when
+    there is one, is row 1); for pasted text it is the line number. ``value`` is the raw
+    cell value, cut to 320 characters. ``reason`` is in plain words: "empty", "not a valid
+    email address", "duplicate of row 12", …
+    """
+
+    row: int
+    value: str
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    """The outcome of reading an upload or a paste.
+
+    Every data row read is accounted for exactly once:
+    ``rows == len(valid) + len(invalid) + len(duplicates)``.
+
+    ``valid`` holds normalised (trimmed, lowercased) addresses, each once, in first-seen
+    order. ``invalid`` holds the rows not used other than duplicates; ``duplicates`` the
+    rows whose address appeared earlier (the reason names that first row).
+    ``column_label`` says which column was read (``header "E-mail"``,
+    ``column 2 (no header)``, with the sheet for workbooks); ``encoding`` is one of
+    "utf-8", "utf-8-sig", "utf-16", "cp1252", "xlsx" or "text" (pasted).
+    """
+
+    rows: int
+    valid: list[str]
+    invalid: list[UnusedRow]
+    duplicates: list[UnusedRow]
+    column_label: str
+    encoding: str
+    delimiter: str | None
+    has_header: bool
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what an ingest will read; anything beyond is refused, never truncated."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_rows: int = 1_000_000
+    max_xlsx_uncompressed_bytes: int = 200 * 1024 * 1024

@@ -1,0 +1,404 @@
+"""Running a removal job: chunks of at most 500, checkpointed, one request at a time per key.
+
+Any number of workers may run the same job; they take chunks in turn. A chunk is claimed
+and sent while holding the key's lock (woodpecker.keylock), which also serialises every
+other request for that key. So whoever holds the lock knows no request for the key is in
+flight: a chunk still marked "in flight" then belongs to a process that died, and its
+outcome is settled by looking its addresses up — never by sending it again blind.
+
+Nothing here depends on the task framework's record of the task: a task killed with SIGKILL
+stays "running" there forever, while the job resumes as soon as any worker runs it again
+(``removal_jobs_recover`` enqueues unfinished jobs when a worker starts).
+"""
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from suppression_admin.audit.models import ItemOutcome, OperationItem, ProviderCall
+from suppression_admin.audit.services import (
+    AuditCallLog,
+    ItemDraft,
+    operation_add_items,
+    operation_finish,
+    operation_mark_started,
+)
+from suppression_admin.connections import woodpecker_client, woodpecker_endpoint
+from suppression_admin.providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderValidationError,
+)
+from suppression_admin.providers.woodpecker import MAX_EMAILS_PER_CALL, WoodpeckerClient
+from suppression_admin.woodpecker.keylock import KeyBusy, key_fingerprint, one_request_at_a_time
+from suppression_admin.woodpecker.models import (
+    FINISHED_STATUSES,
+    ChunkStatus,
+    JobStatus,
+    RemovalChunk,
+    RemovalJob,
+)
+
+logger = logging.getLogger(__name__)
+
+sleep = time.sleep  # replaced in tests
+
+LOST_ANSWER = "The request's answer never arrived"
+KEY_CHANGED = (
+    "The Woodpecker API key changed since this job started; it was not continued with "
+    "another account's key."
+)
+OUTCOME_COUNTER = {
+    ItemOutcome.REMOVED: "removed",
+    ItemOutcome.NOT_LISTED: "not_listed",
+    ItemOutcome.FAILED: "failed",
+    ItemOutcome.UNKNOWN: "unknown",
+    ItemOutcome.NOT_SENT: "not_sent",
+}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class _Retry:
+    wait: float
+
+
+@dataclass
+class _Stop:
+    reason: str
+
+
+def removal_job_run(job_id: int) -> RemovalJob:
+    """Work on the job until no chunk is left for this worker, then finish it if all are done.
+
+    Safe to run concurrently for one job and to run again after a crash.
+    """
+    job = RemovalJob.objects.select_related("operation", "draft").get(pk=job_id)
+    if job.is_finished:
+        return job
+    # Items first, even if nothing can be sent: then every address is accounted for.
+    _prepare(job)
+    try:
+        api_key = woodpecker_endpoint().api_key
+    except ProviderNotConfigured as error:
+        _stop(job, str(error))
+        return _finish(job)
+    if key_fingerprint(api_key) != job.key_fingerprint:
+        _stop(job, KEY_CHANGED)
+        return _finish(job)
+
+    call_log = AuditCallLog(job.operation)
+    client = woodpecker_client(call_log=call_log)
+    try:
+        while True:
+            job.refresh_from_db(fields=["cancel_requested", "status"])
+            if job.is_finished:
+                break
+            if job.cancel_requested:
+                _stop(job, "Cancelled at the operator's request.", cancelled=True)
+                break
+            try:
+                with one_request_at_a_time(
+                    api_key, wait_seconds=settings.WOODPECKER_KEY_WAIT_SECONDS
+                ):
+                    chunk = _claim(job)
+                    if chunk is None:
+                        break
+                    step = _attempt(job, chunk, client, call_log)
+            except KeyBusy:
+                continue  # another job holds the key for long; keep waiting our turn
+            if isinstance(step, _Stop):
+                _stop(job, step.reason)
+                break
+            if isinstance(step, _Retry):
+                sleep(step.wait)
+    finally:
+        client.close()
+    return _finish(job)
+
+
+def _prepare(job: RemovalJob) -> None:
+    """Write the job's items (the audit's per-address rows) and chunks, once."""
+    if job.prepared:
+        return
+    with transaction.atomic():
+        locked = RemovalJob.objects.select_for_update().get(pk=job.pk)
+        if not locked.prepared:
+            emails = job.draft.email_list()
+            operation_add_items(job.operation, (ItemDraft(identifier=e) for e in emails))
+            RemovalChunk.objects.bulk_create(
+                [
+                    RemovalChunk(
+                        job=job,
+                        index=index,
+                        first_position=start,
+                        last_position=min(start + MAX_EMAILS_PER_CALL, len(emails)) - 1,
+                    )
+                    for index, start in enumerate(range(0, len(emails), MAX_EMAILS_PER_CALL))
+                ],
+                batch_size=1000,
+            )
+            operation_mark_started(job.operation)
+            RemovalJob.objects.filter(pk=job.pk).update(
+                prepared=True, status=JobStatus.RUNNING, started_at=timezone.now()
+            )
+    job.refresh_from_db()
+
+
+def _claim(job: RemovalJob) -> RemovalChunk | None:
+    """The next chunk to send. Called with the key's lock held, so an in-flight one is orphaned."""
+    chunk = (
+        RemovalChunk.objects.filter(
+            job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
+        )
+        .order_by("index")
+        .first()
+    )
+    if chunk is None:
+        return None
+    chunk.orphaned = chunk.status == ChunkStatus.IN_FLIGHT
+    chunk.status = ChunkStatus.IN_FLIGHT
+    chunk.attempts += 1
+    chunk.claimed_by = worker_name()
+    chunk.claimed_at = timezone.now()
+    chunk.save(update_fields=["status", "attempts", "claimed_by", "claimed_at"])
+    return chunk
+
+
+def _attempt(
+    job: RemovalJob, chunk: RemovalChunk, client: WoodpeckerClient, call_log: AuditCallLog
+) -> _Retry | _Stop | None:
+    """Send the chunk's unsettled addresses once; settle, record and say what comes next."""
+    items = _chunk_items(job, chunk)
+    pending = [item for item in items if item.outcome == ItemOutcome.PENDING]
+    if chunk.orphaned and pending:
+        _mark_lost_calls(job)
+        pending = _settle_by_lookup(
+            client, call_log, pending, why=f"{LOST_ANSWER} (its worker stopped)."
+        )
+    if not pending:
+        _chunk_done(job, chunk, items)
+        return None
+
+    suffix = f" (attempt {chunk.attempts})" if chunk.attempts > 1 else ""
+    call_log.purpose = f"remove chunk {chunk.index + 1}{suffix}"
+    try:
+        removed = client.remove([item.identifier for item in pending])
+    except (ProviderAuthError, ProviderValidationError) as error:
+        _set(pending, ItemOutcome.FAILED, error.message, call_log.last_call)
+        _chunk_done(job, chunk, items)
+        return _Stop(error.message)
+    except ProviderError as error:
+        if not error.proves_not_applied:
+            pending = _settle_by_lookup(client, call_log, pending, why=f"{error.message}")
+            if not pending:
+                _chunk_done(job, chunk, items)
+                return None
+        return _retry_later(job, chunk, items, pending, error, call_log.last_call)
+
+    removed_set = {email.lower() for email in removed}
+    was_removed = [item for item in pending if item.identifier in removed_set]
+    not_listed = [item for item in pending if item.identifier not in removed_set]
+    _set(was_removed, ItemOutcome.REMOVED, "Removed from the blacklist.", call_log.last_call)
+    _set(not_listed, ItemOutcome.NOT_LISTED, "Was not on the blacklist.", call_log.last_call)
+    _chunk_done(job, chunk, items)
+    return None
+
+
+def _retry_later(
+    job: RemovalJob,
+    chunk: RemovalChunk,
+    items: list[OperationItem],
+    pending: list[OperationItem],
+    error: ProviderError,
+    call: ProviderCall | None,
+) -> _Retry | _Stop:
+    wait = error.retry_after if error.retry_after is not None else min(2.0**chunk.attempts, 60)
+    limit = settings.WOODPECKER_MAX_RETRY_AFTER_SECONDS
+    if chunk.attempts >= settings.WOODPECKER_MAX_CHUNK_ATTEMPTS or wait > limit:
+        why = (
+            f"Woodpecker asked us to wait {wait:.0f} s (more than {limit} s)."
+            if wait > limit
+            else f"Gave up after {chunk.attempts} attempts."
+        )
+        _set(pending, ItemOutcome.FAILED, f"{error.message} {why} Not removed.", call)
+        _chunk_done(job, chunk, items)
+        return _Stop(f"{error.message} {why}")
+    # Back to pending: nothing of it is in flight while we wait, and any worker may resume it.
+    RemovalChunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.PENDING)
+    return _Retry(wait)
+
+
+def _settle_by_lookup(
+    client: WoodpeckerClient,
+    call_log: AuditCallLog,
+    pending: list[OperationItem],
+    *,
+    why: str,
+) -> list[OperationItem]:
+    """Look the addresses up: gone ones are settled, listed ones come back to be re-sent."""
+    call_log.purpose = "look-up to settle an unknown outcome"
+    try:
+        listed = {email.lower() for email in client.lookup([i.identifier for i in pending])}
+    except ProviderError as error:
+        _set(
+            pending,
+            ItemOutcome.UNKNOWN,
+            f"{why} The look-up to check it failed too: {error.message}",
+            None,
+        )
+        return []
+    gone = [item for item in pending if item.identifier not in listed]
+    _set(
+        gone,
+        ItemOutcome.REMOVED,
+        f"{why} No longer on the blacklist (checked by look-up).",
+        None,
+    )
+    return [item for item in pending if item.identifier in listed]
+
+
+def _mark_lost_calls(job: RemovalJob) -> None:
+    """Say on the dead worker's last request (killed: no finish; crashed: "Interrupted")."""
+    ProviderCall.objects.filter(
+        Q(finished_at__isnull=True) | Q(error__startswith="Interrupted"),
+        operation=job.operation,
+        status_code__isnull=True,
+    ).update(
+        error="No answer recorded: the worker stopped during this request. "
+        "Its addresses were settled by look-up."
+    )
+
+
+def _chunk_items(job: RemovalJob, chunk: RemovalChunk) -> list[OperationItem]:
+    return list(
+        OperationItem.objects.filter(
+            operation=job.operation,
+            position__gte=chunk.first_position,
+            position__lte=chunk.last_position,
+        )
+        .only("id", "identifier", "outcome", "position")
+        .order_by("position")
+    )
+
+
+def _set(items: list[OperationItem], outcome: str, detail: str, call: ProviderCall | None) -> None:
+    if not items:
+        return
+    update = {"outcome": outcome, "detail": detail}
+    if call is not None:
+        update["call"] = call
+    OperationItem.objects.filter(pk__in=[item.pk for item in items]).update(**update)
+    for item in items:
+        item.outcome = outcome
+
+
+def _chunk_done(job: RemovalJob, chunk: RemovalChunk, items: list[OperationItem]) -> None:
+    counts: dict[str, int] = {}
+    for item in items:
+        counter = OUTCOME_COUNTER.get(item.outcome)
+        if counter:
+            counts[counter] = counts.get(counter, 0) + 1
+    with transaction.atomic():
+        RemovalChunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.DONE, done_at=timezone.now()
+        )
+        RemovalJob.objects.filter(pk=job.pk).update(
+            **{name: F(name) + count for name, count in counts.items()}
+        )
+
+
+def _stop(job: RemovalJob, reason: str, *, cancelled: bool = False) -> None:
+    """Nothing more is sent: every unsent address is recorded as not sent, and why."""
+    detail = f"Not sent: {reason}"
+    with transaction.atomic():
+        RemovalJob.objects.filter(pk=job.pk).update(
+            stop_reason=reason, cancel_requested=job.cancel_requested or cancelled
+        )
+        open_chunks = RemovalChunk.objects.filter(
+            job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
+        )
+        positions = Q()
+        for first, last in open_chunks.values_list("first_position", "last_position"):
+            positions |= Q(position__gte=first, position__lte=last)
+        if positions:
+            unsent = OperationItem.objects.filter(
+                positions, operation=job.operation, outcome=ItemOutcome.PENDING
+            ).update(outcome=ItemOutcome.NOT_SENT, detail=detail)
+            RemovalJob.objects.filter(pk=job.pk).update(not_sent=F("not_sent") + unsent)
+        open_chunks.update(status=ChunkStatus.NOT_SENT)
+    job.refresh_from_db()
+
+
+def _finish(job: RemovalJob) -> RemovalJob:
+    """Close the job and its operation once no chunk is left open (exactly once)."""
+    job.refresh_from_db()
+    if job.is_finished:
+        return job
+    if RemovalChunk.objects.filter(
+        job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
+    ).exists():
+        return job  # another worker is still on it, or it will be resumed
+    if job.cancel_requested:
+        status = JobStatus.CANCELLED
+    elif job.stop_reason:
+        status = JobStatus.FAILED
+    elif job.removed + job.not_listed == job.total:
+        status = JobStatus.SUCCEEDED
+    else:
+        status = JobStatus.PARTIAL
+    won = (
+        RemovalJob.objects.filter(pk=job.pk)
+        .exclude(status__in=FINISHED_STATUSES)
+        .update(status=status, finished_at=timezone.now())
+    )
+    if won:
+        summary = _summary(job, status)
+        operation_finish(job.operation, summary=summary)
+    job.refresh_from_db()
+    return job
+
+
+def _summary(job: RemovalJob, status: str) -> str:
+    parts = [
+        f"{job.removed} removed",
+        f"{job.not_listed} were not on the blacklist",
+    ]
+    for count, words in (
+        (job.failed, "failed"),
+        (job.unknown, "unknown"),
+        (job.not_sent, "not sent"),
+    ):
+        if count:
+            parts.append(f"{count} {words}")
+    text = f"{job.total} addresses: " + ", ".join(parts) + "."
+    if job.stop_reason:
+        text += f" {'Cancelled' if status == JobStatus.CANCELLED else 'Stopped'}: {job.stop_reason}"
+    return text
+
+
+def removal_jobs_recover() -> list[int]:
+    """Schedule every unfinished job again; a worker that finds nothing left just returns.
+
+    Run when a worker starts and by ``recover_removal_jobs`` (e.g. from cron), because the
+    task framework leaves a task killed mid-way marked as running forever.
+    """
+    from suppression_admin.woodpecker.tasks import run_removal_job
+
+    job_ids = list(
+        RemovalJob.objects.exclude(status__in=FINISHED_STATUSES).values_list("pk", flat=True)
+    )
+    for job_id in job_ids:
+        run_removal_job.enqueue(job_id)
+    return job_ids

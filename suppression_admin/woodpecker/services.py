@@ -1,0 +1,173 @@
+"""Woodpecker bulk removal use cases: check an upload, preview its effect, start, cancel.
+
+The removal itself runs in the background (woodpecker.jobs); these functions only record
+and schedule, so a web request never waits on Woodpecker's one-request-at-a-time queue.
+"""
+
+import csv
+import io
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from suppression_admin.audit.csv_export import neutralise
+from suppression_admin.audit.models import Action, Provider, Source
+from suppression_admin.audit.services import operation_start
+from suppression_admin.connections import woodpecker_client, woodpecker_endpoint
+from suppression_admin.providers.errors import ProviderError
+from suppression_admin.woodpecker.keylock import KeyBusy, key_fingerprint
+from suppression_admin.woodpecker.models import DraftSource, JobStatus, RemovalDraft, RemovalJob
+
+if TYPE_CHECKING:
+    from suppression_admin.woodpecker.ingest import IngestResult, UnusedRow
+
+logger = logging.getLogger(__name__)
+
+REASON_REQUIRED = "Give a reason for the removal: it goes into the audit log."
+NOTHING_VALID = "There is no valid address to remove."
+ALREADY_STARTED = "This preview was already confirmed; here is its job."
+
+
+class RemovalRequestInvalid(ValueError):
+    """The removal cannot start as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    name: str
+    size: int
+    sha256: str
+
+
+def draft_create(
+    *, actor: AbstractBaseUser, result: "IngestResult", file: FileFacts | None = None
+) -> RemovalDraft:
+    """Keep what was read from an upload (or a paste) until the operator confirms it."""
+    return RemovalDraft.objects.create(
+        created_by=actor,
+        source=DraftSource.FILE if file else DraftSource.PASTE,
+        filename=file.name if file else "",
+        size_bytes=file.size if file else 0,
+        sha256=file.sha256 if file else "",
+        column_label=result.column_label,
+        rows=result.rows,
+        valid_count=len(result.valid),
+        invalid_count=len(result.invalid),
+        duplicate_count=len(result.duplicates),
+        emails="\n".join(result.valid),
+        unused_csv=unused_rows_csv([*result.invalid, *result.duplicates]),
+    )
+
+
+def unused_rows_csv(rows: "list[UnusedRow]") -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["row", "value", "reason"])
+    for row in sorted(rows, key=lambda unused: unused.row):
+        writer.writerow([row.row, neutralise(row.value), row.reason])
+    return buffer.getvalue()
+
+
+def draft_lookup_blacklisted(draft: RemovalDraft) -> None:
+    """Count how many of the draft's addresses are on the blacklist now, with progress.
+
+    Looks up with ``email_filter`` in URL-length-safe batches; each request takes its turn
+    on the key like every other Woodpecker request.
+    """
+    emails = draft.email_list()
+    RemovalDraft.objects.filter(pk=draft.pk).update(
+        lookup_checked=0, blacklisted_count=None, lookup_error=""
+    )
+    found = 0
+    client = woodpecker_client()
+    try:
+        for batch in client.lookup_batches(emails):
+            found += len(client.lookup(batch))
+            RemovalDraft.objects.filter(pk=draft.pk).update(
+                lookup_checked=F("lookup_checked") + len(batch)
+            )
+    except (ProviderError, KeyBusy) as error:
+        RemovalDraft.objects.filter(pk=draft.pk).update(lookup_error=str(error))
+        return
+    finally:
+        client.close()
+    RemovalDraft.objects.filter(pk=draft.pk).update(blacklisted_count=found)
+
+
+def removal_job_start(
+    *,
+    actor: AbstractBaseUser,
+    draft: RemovalDraft,
+    reason: str,
+    ticket: str = "",
+    client_ip: str | None = None,
+    user_agent: str = "",
+    source: str | None = None,
+) -> RemovalJob:
+    """Record the operation and schedule the job. Confirming a draft twice returns its job.
+
+    Raises RemovalRequestInvalid, or ProviderNotConfigured when Woodpecker has no key.
+    """
+    existing = RemovalJob.objects.filter(draft=draft).first()
+    if existing is not None:
+        return existing
+    reason = reason.strip()
+    if not reason:
+        raise RemovalRequestInvalid(REASON_REQUIRED)
+    if not draft.valid_count:
+        raise RemovalRequestInvalid(NOTHING_VALID)
+    endpoint = woodpecker_endpoint()
+    source_detail = {"rows": draft.rows, "valid": draft.valid_count}
+    if draft.source == DraftSource.FILE:
+        source_detail |= {
+            "file_name": draft.filename,
+            "file_size": draft.size_bytes,
+            "file_sha256": draft.sha256,
+            "column": draft.column_label,
+        }
+    try:
+        with transaction.atomic():
+            operation, _ = operation_start(
+                provider=Provider.WOODPECKER,
+                action=Action.REMOVE,
+                actor=actor,
+                reason=reason,
+                ticket=ticket.strip(),
+                source=source
+                or (Source.FILE if draft.source == DraftSource.FILE else Source.PASTE),
+                source_detail=source_detail,
+                # Items are written by the job before its first request: a million rows
+                # do not belong in a web request.
+                items=[],
+                client_ip=client_ip,
+                user_agent=user_agent,
+            )
+            job = RemovalJob.objects.create(
+                draft=draft,
+                operation=operation,
+                created_by=actor,
+                key_fingerprint=key_fingerprint(endpoint.api_key),
+                total=draft.valid_count,
+            )
+            transaction.on_commit(lambda: removal_job_enqueue(job))
+    except IntegrityError:
+        # Two confirmations of one draft raced; the other created the job.
+        return RemovalJob.objects.get(draft=draft)
+    return job
+
+
+def removal_job_enqueue(job: RemovalJob) -> None:
+    from suppression_admin.woodpecker.tasks import run_removal_job
+
+    run_removal_job.enqueue(job.pk)
+
+
+def removal_job_cancel(job: RemovalJob) -> None:
+    """Ask the job to stop after the chunk in flight."""
+    RemovalJob.objects.filter(pk=job.pk).exclude(
+        status__in=[JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED]
+    ).update(cancel_requested=True)
