@@ -18,3 +18,7 @@ STORAGES = {
 # The test server serves static files itself; WhiteNoise would only warn that there is no
 # collectstatic output.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # Worker processes in the end-to-end tests must see the test database: a file, not memory.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405

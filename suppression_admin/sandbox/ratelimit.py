@@ -39,6 +39,11 @@ class OneAtATime:
         self.max_queued = 0
         self.rejected = 0
 
+    @property
+    def in_flight(self) -> int:
+        """Requests being processed right now (0 or 1)."""
+        return self._in_flight
+
     def acquire(self) -> bool:
         """Take the slot, waiting in the queue if needed; False means "answer 429 now"."""
         queue_size = WOODPECKER_QUEUE_SIZE if self._queue_size is None else self._queue_size

@@ -1,0 +1,152 @@
+"""Checking and streaming an .xlsx workbook (first worksheet only)."""
+
+import datetime
+import warnings
+import zipfile
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import openpyxl
+
+from .errors import (
+    NOT_A_SPREADSHEET,
+    OPENDOCUMENT,
+    XLSB,
+    XLSX_DAMAGED,
+    XLSX_NO_WORKSHEET,
+    XLSX_SUSPICIOUS_COMPRESSION,
+    XLSX_TOO_LARGE_UNPACKED,
+    IngestRefused,
+    human_size,
+)
+
+# Entries that unpack to more than this are held to MAX_COMPRESSION_RATIO. Real workbooks
+# compress 5-20 to 1; deflate bombs reach about 1000 to 1.
+RATIO_CHECK_MIN_BYTES = 1024 * 1024
+MAX_COMPRESSION_RATIO = 100
+_CONTENT_TYPES = "[Content_Types].xml"
+_MAX_CONTENT_TYPES_BYTES = 1024 * 1024
+_WORKBOOK_TYPES = (
+    b"spreadsheetml.sheet.main+xml",
+    b"spreadsheetml.template.main+xml",
+    b"ms-excel.sheet.macroEnabled.main+xml",
+    b"ms-excel.template.macroEnabled.main+xml",
+)
+
+
+def check_workbook_zip(data: BinaryIO, *, max_uncompressed_bytes: int) -> None:
+    """Refuse a zip that is not an xlsx workbook or could unpack to too much.
+
+    Reads only the zip directory (and ``[Content_Types].xml``), before openpyxl opens
+    anything: the declared uncompressed sizes must add up to at most
+    ``max_uncompressed_bytes``, and no large entry may be compressed more than
+    ``MAX_COMPRESSION_RATIO`` to 1. Declared sizes can be trusted as an upper bound because
+    ``zipfile`` stops inflating an entry at its declared size (and then fails its CRC).
+    """
+    data.seek(0)
+    try:
+        with zipfile.ZipFile(data) as archive:
+            entries = archive.infolist()
+            total = sum(entry.file_size for entry in entries)
+            if total > max_uncompressed_bytes:
+                raise IngestRefused(
+                    XLSX_TOO_LARGE_UNPACKED.format(
+                        size=human_size(total, round_up=True),
+                        limit=human_size(max_uncompressed_bytes, round_up=False),
+                    )
+                )
+            for entry in entries:
+                ratio = entry.file_size / max(entry.compress_size, 1)
+                if entry.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+                    raise IngestRefused(XLSX_SUSPICIOUS_COMPRESSION.format(ratio=int(ratio)))
+            _refuse_other_zips(archive)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as error:
+        raise IngestRefused(XLSX_DAMAGED) from error
+    finally:
+        data.seek(0)
+
+
+def _refuse_other_zips(archive: zipfile.ZipFile) -> None:
+    names = set(archive.namelist())
+    content_types = b""
+    info = archive.NameToInfo.get(_CONTENT_TYPES)
+    if info is not None and info.file_size <= _MAX_CONTENT_TYPES_BYTES:
+        content_types = archive.read(info)
+    if any(kind in content_types for kind in _WORKBOOK_TYPES):
+        return
+    if "xl/workbook.bin" in names:
+        raise IngestRefused(XLSB)
+    if "xl/workbook.xml" in names:
+        return
+    if "mimetype" in names and archive.getinfo("mimetype").file_size < 100:
+        if archive.read("mimetype").startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+            raise IngestRefused(OPENDOCUMENT)
+        raise IngestRefused(NOT_A_SPREADSHEET.format(what="an OpenDocument file"))
+    if "word/document.xml" in names:
+        raise IngestRefused(NOT_A_SPREADSHEET.format(what="a Word document"))
+    if "ppt/presentation.xml" in names:
+        raise IngestRefused(NOT_A_SPREADSHEET.format(what="a PowerPoint presentation"))
+    raise IngestRefused(NOT_A_SPREADSHEET.format(what="a ZIP archive"))
+
+
+def cell_text(value: object) -> str:
+    """A cell value as the text a person sees (near enough: numbers without a trailing .0)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+class Workbook:
+    """An open xlsx workbook (read-only, cached values, no external links); close it after.
+
+    Only the first worksheet (in tab order) is read; ``where`` names it for the column
+    label, and says that the other sheets were not read when there are any.
+    """
+
+    def __init__(self, data: BinaryIO) -> None:
+        data.seek(0)
+        try:
+            with warnings.catch_warnings():
+                # openpyxl warns about workbook features it drops (data validation, …);
+                # only cell values matter here.
+                warnings.simplefilter("ignore")
+                self._book = openpyxl.load_workbook(
+                    data, read_only=True, data_only=True, keep_links=False
+                )
+        except Exception as error:
+            # Any failure inside a third-party parser fed an uploaded file means the same
+            # thing to the operator.
+            raise IngestRefused(XLSX_DAMAGED) from error
+        worksheets = self._book.worksheets
+        if not worksheets:
+            self.close()
+            raise IngestRefused(XLSX_NO_WORKSHEET)
+        self._sheet = worksheets[0]
+        self.sheet_name: str = self._sheet.title
+        others = len(self._book.sheetnames) - 1
+        self.where = f' on sheet "{self.sheet_name}"'
+        if others:
+            self.where += f" (the {others:,} other sheet{'s' if others > 1 else ''} not read)"
+
+    def records(self) -> Iterator[list[str]]:
+        """The rows of the first sheet, record n being spreadsheet row n."""
+        # The <dimension> a sheet declares can be wrong (and openpyxl would stop at it, or
+        # pad up to it); ignore it and read the rows that are there. openpyxl fills in rows
+        # missing from the XML, so numbering stays right.
+        self._sheet.reset_dimensions()
+        try:
+            for row in self._sheet.iter_rows(values_only=True):
+                yield [cell_text(value) for value in row]
+        except Exception as error:
+            raise IngestRefused(XLSX_DAMAGED) from error
+
+    def close(self) -> None:
+        self._book.close()
