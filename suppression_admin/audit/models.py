@@ -168,6 +168,8 @@ class OperationItem(models.Model):
 
     class Meta:
         ordering = ["operation_id", "position"]
+        # Bulk jobs read and update items by position ranges of one operation.
+        indexes = [models.Index(fields=["operation", "position"])]
 
     def __str__(self) -> str:
         return f"{self.label or self.identifier}: {self.get_outcome_display()}"

@@ -10,9 +10,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import islice
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -97,31 +98,27 @@ def operation_start(
     return operation, True
 
 
-def operation_add_items(
-    operation: Operation, items: Iterable[ItemDraft], *, first_position: int = 0
-) -> int:
-    """Record more items of an operation (for operations too large to write in one request).
+def operation_add_items(operation: Operation, identifiers: Iterable[str]) -> int:
+    """Record the items of a large operation (e.g. a bulk removal) by identifier.
 
-    Must still happen before any provider call that concerns them. Returns how many.
+    Must still happen before any provider call that concerns them. Plain INSERTs in
+    batches: a million rows through model instances would take minutes. Returns how many.
     """
+    table = connection.ops.quote_name(OperationItem._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (operation_id, position, identifier, label, original_reason, "  # noqa: S608 - a quoted table name, values are parameters
+        "outcome, detail) VALUES (%s, %s, %s, '', '', %s, '')"
+    )
     count = 0
-    batch: list[OperationItem] = []
-    for position, item in enumerate(items, start=first_position):
-        batch.append(
-            OperationItem(
-                operation=operation,
-                position=position,
-                identifier=item.identifier,
-                label=item.label,
-                original_reason=item.original_reason,
-            )
-        )
-        if len(batch) == 2000:
-            OperationItem.objects.bulk_create(batch)
+    rows = (
+        (operation.pk, position, identifier, ItemOutcome.PENDING.value)
+        for position, identifier in enumerate(identifiers)
+    )
+    with connection.cursor() as cursor:
+        while batch := list(islice(rows, 5000)):
+            cursor.executemany(sql, batch)
             count += len(batch)
-            batch = []
-    OperationItem.objects.bulk_create(batch)
-    return count + len(batch)
+    return count
 
 
 def operation_mark_started(operation: Operation) -> None:

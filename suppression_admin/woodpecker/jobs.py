@@ -15,17 +15,17 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from suppression_admin.audit.models import ItemOutcome, OperationItem, ProviderCall
 from suppression_admin.audit.services import (
     AuditCallLog,
-    ItemDraft,
     operation_add_items,
     operation_finish,
     operation_mark_started,
@@ -98,6 +98,7 @@ def removal_job_run(job_id: int) -> RemovalJob:
         _stop(job, KEY_CHANGED)
         return _finish(job)
 
+    emails = job.draft.email_list()
     call_log = AuditCallLog(job.operation)
     client = woodpecker_client(call_log=call_log)
     try:
@@ -115,7 +116,7 @@ def removal_job_run(job_id: int) -> RemovalJob:
                     chunk = _claim(job)
                     if chunk is None:
                         break
-                    step = _attempt(job, chunk, client, call_log)
+                    step = _attempt(job, chunk, client, call_log, emails)
             except KeyBusy:
                 continue  # another job holds the key for long; keep waiting our turn
             if isinstance(step, _Stop):
@@ -136,7 +137,7 @@ def _prepare(job: RemovalJob) -> None:
         locked = RemovalJob.objects.select_for_update().get(pk=job.pk)
         if not locked.prepared:
             emails = job.draft.email_list()
-            operation_add_items(job.operation, (ItemDraft(identifier=e) for e in emails))
+            operation_add_items(job.operation, emails)
             RemovalChunk.objects.bulk_create(
                 [
                     RemovalChunk(
@@ -177,52 +178,57 @@ def _claim(job: RemovalJob) -> RemovalChunk | None:
 
 
 def _attempt(
-    job: RemovalJob, chunk: RemovalChunk, client: WoodpeckerClient, call_log: AuditCallLog
+    job: RemovalJob,
+    chunk: RemovalChunk,
+    client: WoodpeckerClient,
+    call_log: AuditCallLog,
+    emails: list[str],
 ) -> _Retry | _Stop | None:
     """Send the chunk's unsettled addresses once; settle, record and say what comes next."""
-    items = _chunk_items(job, chunk)
-    pending = [item for item in items if item.outcome == ItemOutcome.PENDING]
+    record = _ChunkRecord(job, chunk)
+    if chunk.attempts == 1 and not chunk.orphaned:
+        # First time out: every address of the chunk is pending, no need to ask the database.
+        pending = emails[chunk.first_position : chunk.last_position + 1]
+    else:
+        pending = record.pending()
     if chunk.orphaned and pending:
         _mark_lost_calls(job)
         pending = _settle_by_lookup(
-            client, call_log, pending, why=f"{LOST_ANSWER} (its worker stopped)."
+            client, call_log, record, pending, why=f"{LOST_ANSWER} (its worker stopped)."
         )
     if not pending:
-        _chunk_done(job, chunk, items)
+        record.done()
         return None
 
     suffix = f" (attempt {chunk.attempts})" if chunk.attempts > 1 else ""
     call_log.purpose = f"remove chunk {chunk.index + 1}{suffix}"
     try:
-        removed = client.remove([item.identifier for item in pending])
+        removed = client.remove(pending)
     except (ProviderAuthError, ProviderValidationError) as error:
-        _set(pending, ItemOutcome.FAILED, error.message, call_log.last_call)
-        _chunk_done(job, chunk, items)
+        record.set(ItemOutcome.FAILED, error.message, call_log.last_call)
+        record.done()
         return _Stop(error.message)
     except ProviderError as error:
         if not error.proves_not_applied:
-            pending = _settle_by_lookup(client, call_log, pending, why=f"{error.message}")
+            pending = _settle_by_lookup(client, call_log, record, pending, why=error.message)
             if not pending:
-                _chunk_done(job, chunk, items)
+                record.done()
                 return None
-        return _retry_later(job, chunk, items, pending, error, call_log.last_call)
+        return _retry_later(chunk, record, error, call_log.last_call)
 
+    call = call_log.last_call
     removed_set = {email.lower() for email in removed}
-    was_removed = [item for item in pending if item.identifier in removed_set]
-    not_listed = [item for item in pending if item.identifier not in removed_set]
-    _set(was_removed, ItemOutcome.REMOVED, "Removed from the blacklist.", call_log.last_call)
-    _set(not_listed, ItemOutcome.NOT_LISTED, "Was not on the blacklist.", call_log.last_call)
-    _chunk_done(job, chunk, items)
+    if removed_set.issuperset(pending):
+        record.set(ItemOutcome.REMOVED, "Removed from the blacklist.", call)
+    else:
+        record.set(ItemOutcome.REMOVED, "Removed from the blacklist.", call, only=removed_set)
+        record.set(ItemOutcome.NOT_LISTED, "Was not on the blacklist.", call)
+    record.done()
     return None
 
 
 def _retry_later(
-    job: RemovalJob,
-    chunk: RemovalChunk,
-    items: list[OperationItem],
-    pending: list[OperationItem],
-    error: ProviderError,
-    call: ProviderCall | None,
+    chunk: RemovalChunk, record: "_ChunkRecord", error: ProviderError, call: ProviderCall | None
 ) -> _Retry | _Stop:
     wait = error.retry_after if error.retry_after is not None else min(2.0**chunk.attempts, 60)
     limit = settings.WOODPECKER_MAX_RETRY_AFTER_SECONDS
@@ -232,8 +238,8 @@ def _retry_later(
             if wait > limit
             else f"Gave up after {chunk.attempts} attempts."
         )
-        _set(pending, ItemOutcome.FAILED, f"{error.message} {why} Not removed.", call)
-        _chunk_done(job, chunk, items)
+        record.set(ItemOutcome.FAILED, f"{error.message} {why} Not removed.", call)
+        record.done()
         return _Stop(f"{error.message} {why}")
     # Back to pending: nothing of it is in flight while we wait, and any worker may resume it.
     RemovalChunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.PENDING)
@@ -243,30 +249,27 @@ def _retry_later(
 def _settle_by_lookup(
     client: WoodpeckerClient,
     call_log: AuditCallLog,
-    pending: list[OperationItem],
+    record: "_ChunkRecord",
+    pending: list[str],
     *,
     why: str,
-) -> list[OperationItem]:
+) -> list[str]:
     """Look the addresses up: gone ones are settled, listed ones come back to be re-sent."""
     call_log.purpose = "look-up to settle an unknown outcome"
     try:
-        listed = {email.lower() for email in client.lookup([i.identifier for i in pending])}
+        listed = {email.lower() for email in client.lookup(pending)}
     except ProviderError as error:
-        _set(
-            pending,
-            ItemOutcome.UNKNOWN,
-            f"{why} The look-up to check it failed too: {error.message}",
-            None,
+        record.set(
+            ItemOutcome.UNKNOWN, f"{why} The look-up to check it failed too: {error.message}"
         )
         return []
-    gone = [item for item in pending if item.identifier not in listed]
-    _set(
-        gone,
+    gone = [email for email in pending if email not in listed]
+    record.set(
         ItemOutcome.REMOVED,
         f"{why} No longer on the blacklist (checked by look-up).",
-        None,
+        only=gone,
     )
-    return [item for item in pending if item.identifier in listed]
+    return [email for email in pending if email in listed]
 
 
 def _mark_lost_calls(job: RemovalJob) -> None:
@@ -281,42 +284,54 @@ def _mark_lost_calls(job: RemovalJob) -> None:
     )
 
 
-def _chunk_items(job: RemovalJob, chunk: RemovalChunk) -> list[OperationItem]:
-    return list(
-        OperationItem.objects.filter(
-            operation=job.operation,
-            position__gte=chunk.first_position,
-            position__lte=chunk.last_position,
+class _ChunkRecord:
+    """Writes outcomes of a chunk's still-pending items, a range at a time, not row by row."""
+
+    def __init__(self, job: RemovalJob, chunk: RemovalChunk) -> None:
+        self.job = job
+        self.chunk = chunk
+
+    def _items(self):
+        return OperationItem.objects.filter(
+            operation_id=self.job.operation_id,
+            position__gte=self.chunk.first_position,
+            position__lte=self.chunk.last_position,
         )
-        .only("id", "identifier", "outcome", "position")
-        .order_by("position")
-    )
 
+    def pending(self) -> list[str]:
+        pending = self._items().filter(outcome=ItemOutcome.PENDING).order_by("position")
+        return list(pending.values_list("identifier", flat=True))
 
-def _set(items: list[OperationItem], outcome: str, detail: str, call: ProviderCall | None) -> None:
-    if not items:
-        return
-    update = {"outcome": outcome, "detail": detail}
-    if call is not None:
-        update["call"] = call
-    OperationItem.objects.filter(pk__in=[item.pk for item in items]).update(**update)
-    for item in items:
-        item.outcome = outcome
+    def set(
+        self,
+        outcome: str,
+        detail: str,
+        call: ProviderCall | None = None,
+        *,
+        only: Collection[str] | None = None,
+    ) -> None:
+        rows = self._items().filter(outcome=ItemOutcome.PENDING)
+        if only is not None:
+            if not only:
+                return
+            rows = rows.filter(identifier__in=list(only))
+        rows.update(outcome=outcome, detail=detail, **({"call": call} if call else {}))
 
-
-def _chunk_done(job: RemovalJob, chunk: RemovalChunk, items: list[OperationItem]) -> None:
-    counts: dict[str, int] = {}
-    for item in items:
-        counter = OUTCOME_COUNTER.get(item.outcome)
-        if counter:
-            counts[counter] = counts.get(counter, 0) + 1
-    with transaction.atomic():
-        RemovalChunk.objects.filter(pk=chunk.pk).update(
-            status=ChunkStatus.DONE, done_at=timezone.now()
+    def done(self) -> None:
+        """Checkpoint: the chunk is finished and the job's counters include it."""
+        counts = dict(
+            self._items().values("outcome").annotate(n=Count("pk")).values_list("outcome", "n")
         )
-        RemovalJob.objects.filter(pk=job.pk).update(
-            **{name: F(name) + count for name, count in counts.items()}
-        )
+        advance = {
+            OUTCOME_COUNTER[outcome]: F(OUTCOME_COUNTER[outcome]) + n
+            for outcome, n in counts.items()
+            if outcome in OUTCOME_COUNTER
+        }
+        with transaction.atomic():
+            RemovalChunk.objects.filter(pk=self.chunk.pk).update(
+                status=ChunkStatus.DONE, done_at=timezone.now()
+            )
+            RemovalJob.objects.filter(pk=self.job.pk).update(**advance)
 
 
 def _stop(job: RemovalJob, reason: str, *, cancelled: bool = False) -> None:
