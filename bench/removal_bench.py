@@ -40,7 +40,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # client's delayed ACK add ~40 ms to every answer, which is the server's cost, not ours.
     disable_nagle_algorithm = True
 
-    def do_DELETE(self) -> None:  # noqa: N802 - the name http.server dispatches to
+    def do_DELETE(self) -> None:
         server: OneAtATimeServer = self.server  # type: ignore[assignment]
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with server.lock:
