@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django_htmx",
     "django_tasks_db",
     "suppression_admin.accounts",
@@ -206,3 +207,4 @@ WOODPECKER_KEY_WAIT_SECONDS = 120.0
 WOODPECKER_MAX_CHUNK_ATTEMPTS = 8
 # A background job honours Retry-After up to this long; beyond it the job stops, resumable.
 WOODPECKER_MAX_RETRY_AFTER_SECONDS = 300
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # pasted address lists

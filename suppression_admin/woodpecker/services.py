@@ -5,11 +5,13 @@ and schedule, so a web request never waits on Woodpecker's one-request-at-a-time
 """
 
 import csv
+import hashlib
 import io
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import BinaryIO
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -19,11 +21,15 @@ from suppression_admin.audit.models import Action, Provider, Source
 from suppression_admin.audit.services import operation_start
 from suppression_admin.connections import woodpecker_client, woodpecker_endpoint
 from suppression_admin.providers.errors import ProviderError
+from suppression_admin.woodpecker.ingest import (
+    IngestResult,
+    Limits,
+    UnusedRow,
+    ingest_pasted,
+    ingest_upload,
+)
 from suppression_admin.woodpecker.keylock import KeyBusy, key_fingerprint
 from suppression_admin.woodpecker.models import DraftSource, JobStatus, RemovalDraft, RemovalJob
-
-if TYPE_CHECKING:
-    from suppression_admin.woodpecker.ingest import IngestResult, UnusedRow
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +49,60 @@ class FileFacts:
     sha256: str
 
 
+def upload_limits() -> Limits:
+    return Limits(
+        max_bytes=settings.WOODPECKER_UPLOAD_MAX_BYTES,
+        max_rows=settings.WOODPECKER_UPLOAD_MAX_ROWS,
+    )
+
+
+def draft_from_upload(
+    *, actor: AbstractBaseUser, data: BinaryIO, filename: str, column: int | None = None
+) -> RemovalDraft:
+    """Read an uploaded file into a draft and start its blacklist look-up.
+
+    Raises IngestRefused (ColumnChoiceNeeded when the operator must pick the column).
+    """
+    result = ingest_upload(data, filename=filename, limits=upload_limits(), column=column)
+    digest, size = _sha256(data)
+    draft = draft_create(
+        actor=actor, result=result, file=FileFacts(name=filename, size=size, sha256=digest)
+    )
+    _schedule_lookup(draft)
+    return draft
+
+
+def draft_from_paste(*, actor: AbstractBaseUser, text: str) -> RemovalDraft:
+    """Read pasted addresses into a draft and start its blacklist look-up."""
+    draft = draft_create(actor=actor, result=ingest_pasted(text, limits=upload_limits()))
+    _schedule_lookup(draft)
+    return draft
+
+
+def _sha256(data: BinaryIO) -> tuple[str, int]:
+    data.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := data.read(1024 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _schedule_lookup(draft: RemovalDraft) -> None:
+    if not draft.valid_count:
+        return
+
+    def enqueue() -> None:
+        from suppression_admin.woodpecker.tasks import lookup_draft
+
+        lookup_draft.enqueue(str(draft.pk))
+
+    transaction.on_commit(enqueue)
+
+
 def draft_create(
-    *, actor: AbstractBaseUser, result: "IngestResult", file: FileFacts | None = None
+    *, actor: AbstractBaseUser, result: IngestResult, file: FileFacts | None = None
 ) -> RemovalDraft:
     """Keep what was read from an upload (or a paste) until the operator confirms it."""
     return RemovalDraft.objects.create(
@@ -63,7 +121,7 @@ def draft_create(
     )
 
 
-def unused_rows_csv(rows: "list[UnusedRow]") -> str:
+def unused_rows_csv(rows: list[UnusedRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["row", "value", "reason"])

@@ -26,8 +26,9 @@ ZIP = "zip"
 DELIMITERS = (",", ";", "\t")
 # Records of the head parsed to choose the delimiter.
 DELIMITER_SAMPLE_RECORDS = 50
-# A delimiter is plausible when at least this share of those records has 2+ fields with it.
-PLAUSIBLE_SHARE = 0.8
+# A delimiter is plausible when at least this share of those records has 2+ fields with it
+# (not more: ragged rows are common).
+PLAUSIBLE_SHARE = 0.5
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -129,11 +130,13 @@ def detect_delimiter(sample: str, *, complete: bool) -> str | None:
 
     ``complete`` says whether ``sample`` is the whole file (if not, its last record may be
     cut short and is ignored). Each allowed delimiter (comma, semicolon, tab) parses the
-    first ``DELIMITER_SAMPLE_RECORDS`` records, respecting quotes. It is plausible when
-    at least 80 % of them then have two or more fields. Among plausible ones the winner
-    yields the most cells that are valid addresses, then the most records with the same
-    field count, then the most fields. ``csv.Sniffer`` is not used: it guesses from
-    character frequencies and misreads files whose text columns hold commas.
+    first ``DELIMITER_SAMPLE_RECORDS`` non-blank records, respecting quotes. It is
+    plausible when at least half of them then have two or more fields. Among plausible
+    ones the winner yields the most cells that are valid addresses, then the most records
+    with the same field count, then the most fields. (When the sample holds nothing but
+    delimiters and blanks, any delimiter present will do: the file is blank.)
+    ``csv.Sniffer`` is not used: it guesses from character frequencies and misreads files
+    whose text columns hold commas.
     """
     best: str | None = None
     best_score: tuple[int, float, int] | None = None
@@ -142,6 +145,8 @@ def detect_delimiter(sample: str, *, complete: bool) -> str | None:
             continue
         records = _sample_records(sample, delimiter, complete=complete)
         if not records:
+            if best is None:
+                best, best_score = delimiter, (-1, 0.0, 0)
             continue
         multi_field = sum(1 for record in records if len(record) >= 2)
         if multi_field < PLAUSIBLE_SHARE * len(records):

@@ -155,24 +155,25 @@ def tally_records(
     empty, has only a header, has no email column, has too many rows, or ``column`` is out
     of range) or ``ColumnChoiceNeeded``.
     """
-    # Read ahead up to SAMPLE_RECORDS data records (plus the header); blank records are
-    # kept as () so row numbers stay right. Everything after streams.
+    # Read ahead up to SAMPLE_RECORDS data records (plus the header); records with nothing
+    # at all in them are kept as () (a file may start with very many). Everything after
+    # streams.
     buffered: list[Sequence[str]] = []
     non_blank = 0
     for record in records:
         if is_blank(record):
-            buffered.append(())
+            buffered.append(record if any(record) else ())
             continue
         buffered.append(record)
         non_blank += 1
         if non_blank > SAMPLE_RECORDS:
             break
-    first = next((i for i, record in enumerate(buffered) if record), None)
+    first = next((i for i, record in enumerate(buffered) if not is_blank(record)), None)
     if first is None:
         raise IngestRefused(empty_message)
     header = buffered[first] if looks_like_header(buffered[first]) else None
     data_start = first + 1 if header is not None else first
-    sample = [record for record in buffered[data_start:] if record]
+    sample = [record for record in buffered[data_start:] if not is_blank(record)]
     if not sample:
         raise IngestRefused(HEADER_ONLY)
     width = max(len(record) for record in buffered)
@@ -197,6 +198,7 @@ def _account(records: Iterable[Sequence[str]], first_row: int, column: int, tall
     trim = TRIM_CHARS
     row = first_row - 1
     blank_run = 0  # blank records seen since the last non-blank one
+    blank_values: dict[int, str] = {}  # their email cells, when not just ""
     for record in records:
         row += 1
         try:
@@ -206,12 +208,15 @@ def _account(records: Iterable[Sequence[str]], first_row: int, column: int, tall
         trimmed = value.strip(trim)
         if not trimmed and is_blank(record):
             blank_run += 1
+            if value:
+                blank_values[row] = value
             continue
         if blank_run:
             # Blank records between data records are rows; trailing ones never get here.
             for blank_row in range(row - blank_run, row):
-                tally.add_empty(blank_row)
+                tally.add_empty(blank_row, blank_values.get(blank_row, ""))
             blank_run = 0
+            blank_values.clear()
         if trimmed:
             add(row, value, trimmed)
         else:
