@@ -81,7 +81,8 @@ class ConfirmForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 @can_remove
 def removal_new(request: HttpRequest) -> HttpResponse:
-    form = SourceForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = SourceForm(request.POST if posted else None, request.FILES if posted else None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -164,7 +165,7 @@ def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     draft = _own_draft(request, pk)
     if hasattr(draft, "job"):
         return redirect("woodpecker:job_detail", pk=draft.job.pk)
-    form = ConfirmForm(request.POST or None)
+    form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             job = removal_job_start(

@@ -64,7 +64,7 @@ def draft_from_upload(
     Raises IngestRefused (ColumnChoiceNeeded when the operator must pick the column).
     """
     result = ingest_upload(data, filename=filename, limits=upload_limits(), column=column)
-    digest, size = _sha256(data)
+    digest, size = file_sha256(data)
     draft = draft_create(
         actor=actor, result=result, file=FileFacts(name=filename, size=size, sha256=digest)
     )
@@ -79,7 +79,8 @@ def draft_from_paste(*, actor: AbstractBaseUser, text: str) -> RemovalDraft:
     return draft
 
 
-def _sha256(data: BinaryIO) -> tuple[str, int]:
+def file_sha256(data: BinaryIO) -> tuple[str, int]:
+    """The SHA-256 and size of a file, read in chunks."""
     data.seek(0)
     digest = hashlib.sha256()
     size = 0
@@ -165,8 +166,12 @@ def removal_job_start(
     client_ip: str | None = None,
     user_agent: str = "",
     source: str | None = None,
+    schedule: bool = True,
 ) -> RemovalJob:
     """Record the operation and schedule the job. Confirming a draft twice returns its job.
+
+    ``schedule=False`` leaves running it to the caller (the CLI runs it in-process; if that
+    process dies, ``removal_jobs_recover`` hands the job to a worker).
 
     Raises RemovalRequestInvalid, or ProviderNotConfigured when Woodpecker has no key.
     """
@@ -211,7 +216,8 @@ def removal_job_start(
                 key_fingerprint=key_fingerprint(endpoint.api_key),
                 total=draft.valid_count,
             )
-            transaction.on_commit(lambda: removal_job_enqueue(job))
+            if schedule:
+                transaction.on_commit(lambda: removal_job_enqueue(job))
     except IntegrityError:
         # Two confirmations of one draft raced; the other created the job.
         return RemovalJob.objects.get(draft=draft)

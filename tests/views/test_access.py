@@ -16,7 +16,7 @@ EXEMPT_PREFIXES = (
 )
 # Pages any logged-in user may see.
 OPEN_TO_ANY_USER = {"", "accounts/logout/"}
-SAMPLE_KWARGS = {"pk": 1}
+SAMPLE_VALUES = {"int": "1", "uuid": "00000000-0000-4000-8000-000000000001", "str": "x"}
 
 
 def all_patterns(resolver=None, prefix=""):
@@ -30,7 +30,7 @@ def all_patterns(resolver=None, prefix=""):
 
 
 def concrete(route: str) -> str:
-    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(SAMPLE_KWARGS[m.group(1)]), route)
+    return "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE_VALUES[m.group(1) or "str"], route)
 
 
 ROUTES = sorted(

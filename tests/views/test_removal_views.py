@@ -1,0 +1,203 @@
+import csv
+import io
+
+import pytest
+import responses
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from suppression_admin.woodpecker.jobs import removal_job_run
+from suppression_admin.woodpecker.models import JobStatus, RemovalDraft, RemovalJob
+from suppression_admin.woodpecker.removal_views import BLACKLISTED_REMINDER, NOTHING_GIVEN
+from suppression_admin.woodpecker.services import REASON_REQUIRED, draft_lookup_blacklisted
+from tests.conftest import TEST_WOODPECKER_URL, make_user
+
+URL = f"{TEST_WOODPECKER_URL}/v2/blacklist/emails"
+pytestmark = pytest.mark.usefixtures("live_providers")
+
+CSV = (
+    b"Name,Email,Company\r\n"
+    b"Ann,ann@example.com,Acme\r\n"
+    b"Bob,not-an-email,Acme\r\n"
+    b"Ann again,ANN@example.com ,Acme\r\n"
+    b"Cid,cid@example.com,Beta\r\n"
+)
+
+
+def upload(client, content: bytes, name: str = "list.csv"):
+    return client.post(
+        reverse("woodpecker:removal_new"), {"file": SimpleUploadedFile(name, content)}
+    )
+
+
+def test_new_removal_page_offers_upload_and_paste(operator_client):
+    html = operator_client.get(reverse("woodpecker:removal_new")).content.decode()
+    assert 'type="file"' in html
+    assert "<textarea" in html
+
+
+def test_nothing_given_is_refused_in_words(operator_client):
+    response = operator_client.post(reverse("woodpecker:removal_new"), {})
+    assert response.status_code == 400
+    assert NOTHING_GIVEN in response.content.decode()
+
+
+def test_upload_shows_a_preview_that_accounts_for_every_row(operator_client):
+    response = upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    assert response.url == reverse("woodpecker:removal_preview", args=[draft.pk])
+    assert draft.email_list() == ["ann@example.com", "cid@example.com"]
+    assert (draft.rows, draft.invalid_count, draft.duplicate_count) == (4, 1, 1)
+    assert draft.filename == "list.csv" and draft.size_bytes == len(CSV)
+    assert len(draft.sha256) == 64
+
+    html = operator_client.get(response.url).content.decode()
+    assert 'data-testid="valid">2<' in html
+    assert 'data-testid="invalid">1<' in html
+    assert 'data-testid="duplicates">1<' in html
+    assert "not-an-email" in html
+    unused = operator_client.get(reverse("woodpecker:removal_unused", args=[draft.pk]))
+    rows = list(csv.reader(io.StringIO(unused.content.decode())))
+    assert rows[0] == ["row", "value", "reason"]
+    assert [row[0] for row in rows[1:]] == ["3", "4"]
+
+
+def test_a_refused_file_says_why(operator_client):
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    response = upload(operator_client, png, "photo.png")
+    assert response.status_code == 400
+    assert "PNG" in response.content.decode()
+    assert RemovalDraft.objects.count() == 0
+
+
+def test_several_email_columns_ask_which_one_then_use_it(operator_client):
+    content = b"work email,personal email\r\na@work.com,a@home.com\r\nb@work.com,b@home.com\r\n"
+    response = upload(operator_client, content)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Which column holds the addresses?" in html
+    assert "a@home.com" in html
+    token = response.context["form"].initial["token"]
+    chosen = operator_client.post(
+        reverse("woodpecker:removal_column"), {"token": token, "column": 1}
+    )
+    draft = RemovalDraft.objects.get()
+    assert chosen.url == reverse("woodpecker:removal_preview", args=[draft.pk])
+    assert draft.email_list() == ["a@home.com", "b@home.com"]
+
+
+def test_pasted_addresses_make_a_draft(operator_client):
+    response = operator_client.post(
+        reverse("woodpecker:removal_new"), {"pasted": "a@x.com, b@x.com\nbad\n"}
+    )
+    draft = RemovalDraft.objects.get()
+    assert response.status_code == 302
+    assert draft.email_list() == ["a@x.com", "b@x.com"]
+    assert draft.invalid_count == 1 and draft.filename == ""
+
+
+@responses.activate
+def test_preview_lookup_counts_blacklisted_addresses(operator_client):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    responses.get(URL, json={"emails": ["cid@example.com"], "total": 1})
+    draft_lookup_blacklisted(draft)
+    draft.refresh_from_db()
+    assert draft.blacklisted_count == 1
+    assert "email_filter=ann%40example.com%2Ccid%40example.com" in responses.calls[0].request.url
+    fragment = operator_client.get(
+        reverse("woodpecker:removal_preview", args=[draft.pk]),
+        headers={"HX-Request": "true", "HX-Target": "lookup"},
+    ).content.decode()
+    assert fragment.lstrip().startswith('<div id="lookup"')
+    assert 'data-testid="blacklisted">1<' in fragment
+    assert "hx-trigger" not in fragment  # done: it stops polling
+
+
+def test_preview_polls_while_the_lookup_runs(operator_client):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    html = operator_client.get(reverse("woodpecker:removal_preview", args=[draft.pk])).content
+    assert b'hx-trigger="every 1s"' in html
+
+
+def test_confirm_needs_a_reason(operator_client):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    response = operator_client.post(
+        reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": " "}
+    )
+    assert response.status_code == 400
+    assert REASON_REQUIRED in response.content.decode()
+    assert RemovalJob.objects.count() == 0
+
+
+def test_confirming_twice_starts_one_job(operator_client):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    url = reverse("woodpecker:removal_preview", args=[draft.pk])
+    first = operator_client.post(url, {"reason": "Re-engaged clients", "ticket": "T-1"})
+    second = operator_client.post(url, {"reason": "Re-engaged clients", "ticket": "T-1"})
+    job = RemovalJob.objects.get()
+    assert first.url == second.url == reverse("woodpecker:job_detail", args=[job.pk])
+    assert job.operation.source_detail["file_name"] == "list.csv"
+    assert job.operation.ticket == "T-1"
+
+
+def test_someone_elses_draft_is_forbidden(operator_client):
+    other = make_user("other.operator", "Operators")
+    draft = RemovalDraft.objects.create(created_by=other, source="paste", emails="a@x.com")
+    response = operator_client.get(reverse("woodpecker:removal_preview", args=[draft.pk]))
+    assert response.status_code == 403
+
+
+@responses.activate
+def test_job_page_shows_progress_then_the_result(operator_client, operator):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    operator_client.post(
+        reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": "Cleanup"}
+    )
+    job = RemovalJob.objects.get()
+    page = reverse("woodpecker:job_detail", args=[job.pk])
+    running = operator_client.get(page, headers={"HX-Request": "true", "HX-Target": "progress"})
+    assert running.content.decode().lstrip().startswith('<div id="progress"')
+    assert b'hx-trigger="every 1s"' in running.content
+
+    responses.delete(URL, json={"emails": ["ann@example.com"]})
+    assert removal_job_run(job.pk).status == JobStatus.SUCCEEDED
+    html = operator_client.get(page).content.decode()
+    assert 'data-testid="removed">1<' in html
+    assert 'data-testid="not-listed">1<' in html
+    assert BLACKLISTED_REMINDER in html
+    assert 'hx-trigger="every 1s"' not in html
+
+    result = operator_client.get(reverse("woodpecker:job_result", args=[job.pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(result.streaming_content).decode())))
+    assert rows == [
+        ["email", "outcome", "detail"],
+        ["ann@example.com", "Removed", "Removed from the blacklist."],
+        ["cid@example.com", "Was not on the list", "Was not on the blacklist."],
+    ]
+    mine = operator_client.get(reverse("woodpecker:jobs")).content.decode()
+    assert f"#{job.pk}" in mine
+
+
+def test_cancel_asks_the_job_to_stop(operator_client):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    operator_client.post(reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": "x"})
+    job = RemovalJob.objects.get()
+    operator_client.post(reverse("woodpecker:job_cancel", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.cancel_requested
+
+
+def test_result_csv_neutralises_formula_looking_addresses(operator_client, operator):
+    from suppression_admin.audit.models import OperationItem
+    from tests.woodpecker.factories import start_job
+
+    job = start_job(operator, ["=cmd@x.com"])
+    OperationItem.objects.create(operation=job.operation, position=0, identifier="=cmd@x.com")
+    result = operator_client.get(reverse("woodpecker:job_result", args=[job.pk]))
+    assert "'=cmd@x.com" in b"".join(result.streaming_content).decode()
