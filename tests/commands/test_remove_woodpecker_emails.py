@@ -69,7 +69,7 @@ def test_removal_runs_the_job_and_audits_every_request(tmp_path):
     operator = make_user("cli.operator", "Operators")
     listed = list(SandboxBlacklistedEmail.objects.values_list("email", flat=True)[:120])
     path = tmp_path / "list.csv"
-    path.write_text("email\n" + "\n".join(listed + ["nobody@nowhere.example.com"]) + "\n")
+    path.write_text("email\n" + "\n".join([*listed, "nobody@nowhere.example.com"]) + "\n")
     out = run(
         str(path), "--reason", "Cleanup", "--actor", "cli.operator", "--ticket", "T-3", "--json"
     )
@@ -78,7 +78,8 @@ def test_removal_runs_the_job_and_audits_every_request(tmp_path):
     assert (figures["removed"], figures["not_on_blacklist"]) == (120, 1)
     assert not SandboxBlacklistedEmail.objects.filter(email__in=listed).exists()
     operation = Operation.objects.get(pk=figures["operation"])
-    assert operation.actor == operator and operation.ticket == "T-3"
+    assert operation.actor == operator
+    assert operation.ticket == "T-3"
     assert operation.source_detail["file_name"] == "list.csv"
     assert ProviderCall.objects.filter(operation=operation).count() == 1
 

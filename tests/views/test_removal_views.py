@@ -48,7 +48,8 @@ def test_upload_shows_a_preview_that_accounts_for_every_row(operator_client):
     assert response.url == reverse("woodpecker:removal_preview", args=[draft.pk])
     assert draft.email_list() == ["ann@example.com", "cid@example.com"]
     assert (draft.rows, draft.invalid_count, draft.duplicate_count) == (4, 1, 1)
-    assert draft.filename == "list.csv" and draft.size_bytes == len(CSV)
+    assert draft.filename == "list.csv"
+    assert draft.size_bytes == len(CSV)
     assert len(draft.sha256) == 64
 
     html = operator_client.get(response.url).content.decode()
@@ -93,7 +94,8 @@ def test_pasted_addresses_make_a_draft(operator_client):
     draft = RemovalDraft.objects.get()
     assert response.status_code == 302
     assert draft.email_list() == ["a@x.com", "b@x.com"]
-    assert draft.invalid_count == 1 and draft.filename == ""
+    assert draft.invalid_count == 1
+    assert draft.filename == ""
 
 
 @responses.activate
