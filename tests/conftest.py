@@ -1,7 +1,14 @@
-"""Fixtures shared by the whole suite: users in each role, provider settings."""
+"""Fixtures shared by the whole suite: users in each role, provider settings, workers."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.db import connection
 
 from suppression_admin.accounts.roles import ensure_roles
 
@@ -87,3 +94,59 @@ def sandbox(live_server, settings):
     ratelimit.reset_limiters()
     seed_sandbox_data(leads=60, emails=200)
     return live_server
+
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def workers(sandbox, tmp_path):
+    """Starts worker processes on demand; kills whatever is left at the end."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("WALEAD_", "WOODPECKER_", "DJANGO_"))
+    } | {
+        "DJANGO_SETTINGS_MODULE": "suppression_admin.settings",
+        "DATABASE_URL": database_url(),
+        "SUPPRESSION_SANDBOX": "1",
+        "SANDBOX_BASE_URL": sandbox.url,
+        "SANDBOX_API_KEY": SANDBOX_TEST_KEY,
+        "SECRET_KEY": "worker-test-secret",
+        "DEBUG": "0",
+    }
+    started: list[subprocess.Popen] = []
+
+    def start(name: str) -> subprocess.Popen:
+        log = (tmp_path / f"{name}.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_worker", "--interval", "0.05"],
+            cwd=PROJECT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def wait_for(condition, *, timeout: float = 90.0, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out waiting for {what}.")
+        time.sleep(0.005)

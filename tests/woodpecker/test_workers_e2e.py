@@ -4,80 +4,20 @@ The sandbox Woodpecker (served by this test process) counts what it receives; th
 are separate ``manage.py run_worker`` processes sharing the test database.
 """
 
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from suppression_admin.audit.models import ItemOutcome, ProviderCall
 from suppression_admin.connections import woodpecker_client
 from suppression_admin.sandbox import ratelimit
 from suppression_admin.sandbox.models import SandboxBlacklistedEmail
 from suppression_admin.woodpecker.models import JobStatus, RemovalJob
-from tests.conftest import SANDBOX_TEST_KEY
+from tests.conftest import SANDBOX_TEST_KEY, wait_for
 from tests.woodpecker.factories import addresses, start_job
 
-PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def workers(sandbox, tmp_path):
-    """Starts worker processes on demand; kills whatever is left at the end."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("WALEAD_", "WOODPECKER_", "DJANGO_"))
-    } | {
-        "DJANGO_SETTINGS_MODULE": "suppression_admin.settings",
-        "DATABASE_URL": database_url(),
-        "SUPPRESSION_SANDBOX": "1",
-        "SANDBOX_BASE_URL": sandbox.url,
-        "SANDBOX_API_KEY": SANDBOX_TEST_KEY,
-        "SECRET_KEY": "worker-test-secret",
-        "DEBUG": "0",
-    }
-    started: list[subprocess.Popen] = []
-
-    def start(name: str) -> subprocess.Popen:
-        log = (tmp_path / f"{name}.log").open("w")
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_worker", "--interval", "0.05"],
-            cwd=PROJECT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-def wait_for(condition, *, timeout: float = 90.0, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"Timed out waiting for {what}.")
-        time.sleep(0.005)
 
 
 def finished(*jobs: RemovalJob) -> bool:
