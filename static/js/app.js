@@ -9,7 +9,7 @@ document.addEventListener(
   (event) => {
     const toggle = event.target.closest("input[data-select-all]");
     if (!toggle) return;
-    for (const box of toggle.form.querySelectorAll('input[type=checkbox][name="lead"]')) {
+    for (const box of toggle.form.querySelectorAll('input[type=checkbox]:not([data-select-all])')) {
       box.checked = toggle.checked;
     }
   },

@@ -16,6 +16,7 @@ from suppression_admin.audit.models import Operation
 class DraftSource(models.TextChoices):
     FILE = "file", "Uploaded file"
     PASTE = "paste", "Pasted list"
+    SELECTION = "selection", "Selected on the blacklist page"
 
 
 class RemovalDraft(models.Model):

@@ -22,7 +22,7 @@ from suppression_admin.audit.csv_export import neutralise
 from suppression_admin.audit.models import OperationItem
 from suppression_admin.providers.errors import ProviderNotConfigured
 from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused
-from suppression_admin.woodpecker.models import RemovalDraft, RemovalJob
+from suppression_admin.woodpecker.models import DraftSource, RemovalDraft, RemovalJob
 from suppression_admin.woodpecker.services import (
     REASON_REQUIRED,
     RemovalRequestInvalid,
@@ -157,6 +157,24 @@ def removal_column(request: HttpRequest) -> HttpResponse:
 def _forget_upload(request: HttpRequest, path: Path) -> None:
     request.session.pop(PENDING_UPLOAD_KEY, None)
     path.unlink(missing_ok=True)
+
+
+@require_POST
+@can_remove
+def removal_from_selection(request: HttpRequest) -> HttpResponse:
+    """The addresses ticked on the blacklist page go through the same preview and confirm."""
+    chosen = request.POST.getlist("email")
+    if not chosen:
+        messages.info(request, "Tick at least one address to remove.")
+        return redirect("woodpecker:blacklist")
+    try:
+        draft = draft_from_paste(
+            actor=request.user, text="\n".join(chosen), source=DraftSource.SELECTION
+        )
+    except IngestRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("woodpecker:blacklist")
+    return redirect("woodpecker:removal_preview", pk=draft.pk)
 
 
 @require_http_methods(["GET", "POST"])

@@ -38,6 +38,13 @@ NOTHING_VALID = "There is no valid address to remove."
 ALREADY_STARTED = "This preview was already confirmed; here is its job."
 
 
+DRAFT_TO_AUDIT_SOURCE = {
+    DraftSource.FILE: Source.FILE,
+    DraftSource.PASTE: Source.PASTE,
+    DraftSource.SELECTION: Source.WEB,
+}
+
+
 class RemovalRequestInvalid(ValueError):
     """The removal cannot start as asked; the message says why."""
 
@@ -72,9 +79,12 @@ def draft_from_upload(
     return draft
 
 
-def draft_from_paste(*, actor: AbstractBaseUser, text: str) -> RemovalDraft:
-    """Read pasted addresses into a draft and start its blacklist look-up."""
-    draft = draft_create(actor=actor, result=ingest_pasted(text, limits=upload_limits()))
+def draft_from_paste(
+    *, actor: AbstractBaseUser, text: str, source: str = DraftSource.PASTE
+) -> RemovalDraft:
+    """Read pasted (or selected) addresses into a draft and start its blacklist look-up."""
+    result = ingest_pasted(text, limits=upload_limits())
+    draft = draft_create(actor=actor, result=result, source=source)
     _schedule_lookup(draft)
     return draft
 
@@ -103,12 +113,16 @@ def _schedule_lookup(draft: RemovalDraft) -> None:
 
 
 def draft_create(
-    *, actor: AbstractBaseUser, result: IngestResult, file: FileFacts | None = None
+    *,
+    actor: AbstractBaseUser,
+    result: IngestResult,
+    file: FileFacts | None = None,
+    source: str = DraftSource.PASTE,
 ) -> RemovalDraft:
     """Keep what was read from an upload (or a paste) until the operator confirms it."""
     return RemovalDraft.objects.create(
         created_by=actor,
-        source=DraftSource.FILE if file else DraftSource.PASTE,
+        source=DraftSource.FILE if file else source,
         filename=file.name if file else "",
         size_bytes=file.size if file else 0,
         sha256=file.sha256 if file else "",
@@ -200,8 +214,7 @@ def removal_job_start(
                 actor=actor,
                 reason=reason,
                 ticket=ticket.strip(),
-                source=source
-                or (Source.FILE if draft.source == DraftSource.FILE else Source.PASTE),
+                source=source or DRAFT_TO_AUDIT_SOURCE[draft.source],
                 source_detail=source_detail,
                 # Items are written by the job before its first request: a million rows
                 # do not belong in a web request.

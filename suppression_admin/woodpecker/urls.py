@@ -7,6 +7,7 @@ app_name = "woodpecker"
 urlpatterns = [
     path("", views.blacklist, name="blacklist"),
     path("remove/", removal_views.removal_new, name="removal_new"),
+    path("remove/selected/", removal_views.removal_from_selection, name="removal_selected"),
     path("remove/column/", removal_views.removal_column, name="removal_column"),
     path("remove/<uuid:pk>/", removal_views.removal_preview, name="removal_preview"),
     path("remove/<uuid:pk>/unused.csv", removal_views.removal_unused_csv, name="removal_unused"),

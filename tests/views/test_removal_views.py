@@ -203,3 +203,27 @@ def test_result_csv_neutralises_formula_looking_addresses(operator_client, opera
     OperationItem.objects.create(operation=job.operation, position=0, identifier="=cmd@x.com")
     result = operator_client.get(reverse("woodpecker:job_result", args=[job.pk]))
     assert "'=cmd@x.com" in b"".join(result.streaming_content).decode()
+
+
+def test_addresses_ticked_on_the_blacklist_page_go_to_the_same_preview(operator_client):
+    response = operator_client.post(
+        reverse("woodpecker:removal_selected"), {"email": ["a@x.com", "b@x.com"]}
+    )
+    draft = RemovalDraft.objects.get()
+    assert response.url == reverse("woodpecker:removal_preview", args=[draft.pk])
+    assert draft.email_list() == ["a@x.com", "b@x.com"]
+    operator_client.post(response.url, {"reason": "Asked to be contactable"})
+    assert RemovalJob.objects.get().operation.source == "web"
+
+
+@responses.activate
+def test_the_blacklist_page_offers_selection(operator_client):
+    responses.get(URL, json={"emails": ["a@x.com"], "total": 1})
+    html = operator_client.get(reverse("woodpecker:blacklist")).content.decode()
+    assert 'name="email" value="a@x.com"' in html
+    assert reverse("woodpecker:removal_selected") in html
+
+
+def test_nothing_ticked_goes_back_with_a_word(operator_client):
+    response = operator_client.post(reverse("woodpecker:removal_selected"), {}, follow=True)
+    assert "Tick at least one address" in response.content.decode()

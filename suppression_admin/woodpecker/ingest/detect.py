@@ -132,28 +132,30 @@ def detect_delimiter(sample: str, *, complete: bool) -> str | None:
     cut short and is ignored). Each allowed delimiter (comma, semicolon, tab) parses the
     first ``DELIMITER_SAMPLE_RECORDS`` non-blank records, respecting quotes. It is
     plausible when at least half of them then have two or more fields. Among plausible
-    ones the winner yields the most cells that are valid addresses, then the most records
-    with the same field count, then the most fields. (When the sample holds nothing but
+    ones the winner yields the most cells that are valid addresses, then the most such
+    cells needing no trimming (so "Ann,\tann@example.com" splits at the tab), then the
+    most records with the same field count, then the most fields. (When the sample holds nothing but
     delimiters and blanks, any delimiter present will do: the file is blank.)
     ``csv.Sniffer`` is not used: it guesses from character frequencies and misreads files
     whose text columns hold commas.
     """
     best: str | None = None
-    best_score: tuple[int, float, int] | None = None
+    best_score: tuple[int, int, float, int] | None = None
     for delimiter in DELIMITERS:
         if delimiter not in sample:
             continue
         records = _sample_records(sample, delimiter, complete=complete)
         if not records:
             if best is None:
-                best, best_score = delimiter, (-1, 0.0, 0)
+                best, best_score = delimiter, (-1, 0, 0.0, 0)
             continue
         multi_field = sum(1 for record in records if len(record) >= 2)
         if multi_field < PLAUSIBLE_SHARE * len(records):
             continue
         modal_width, modal_count = Counter(len(record) for record in records).most_common(1)[0]
-        addresses = sum(1 for record in records for cell in record if is_address(cell))
-        score = (addresses, modal_count / len(records), modal_width)
+        addresses = [cell for record in records for cell in record if is_address(cell)]
+        untrimmed = sum(1 for cell in addresses if cell == cell.strip())
+        score = (len(addresses), untrimmed, modal_count / len(records), modal_width)
         if best_score is None or score > best_score:
             best, best_score = delimiter, score
     return best

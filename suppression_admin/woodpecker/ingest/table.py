@@ -9,7 +9,9 @@ Shared by CSV and xlsx. Rules, in the order they apply:
 * **Header.** The first non-blank record is a header when none of its cells is a valid
   address and either one of its cells names an email column (see ``is_email_header``) or
   none contains "@". The "@" clause keeps a first data row whose only address is mistyped
-  (``bob@@example.com``) from being swallowed as a header: it is reported instead.
+  (``bob@@example.com``) from being swallowed as a header: it is reported instead. For
+  the same reason, once the email column is known, a would-be header that is blank in
+  that column is taken as a data row (with an empty email cell) after all.
 * **Email column**, unless the caller chose one. Among the first ``SAMPLE_RECORDS`` data
   records, a column *looks like email* when most of its non-empty values contain "@" and
   at least one is a valid address. With a header, the columns whose header names an email
@@ -182,6 +184,8 @@ def tally_records(
     elif not 0 <= column < width:
         count = "1 column" if width == 1 else f"{width:,} columns"
         raise IngestRefused(COLUMN_OUT_OF_RANGE.format(number=column + 1, count=count))
+    if header is not None and not _cell(header, column).strip(TRIM_CHARS):
+        header, data_start = None, first
 
     tally = Tally(
         max_rows=max_rows,
