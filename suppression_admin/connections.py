@@ -64,19 +64,23 @@ def walead_client(*, call_log: CallLog | None = None) -> WaleadClient:
     )
 
 
-def woodpecker_client(*, call_log: CallLog | None = None) -> WoodpeckerClient:
-    """Raises ProviderNotConfigured when Woodpecker has no key and the sandbox is off."""
+def woodpecker_client(*, call_log: CallLog | None = None, guarded: bool = True) -> WoodpeckerClient:
+    """Raises ProviderNotConfigured when Woodpecker has no key and the sandbox is off.
+
+    Every request takes its turn on the key (one in flight per key, across processes).
+    ``guarded=False`` is only for a caller that already holds the key's lock on another
+    thread (the removal job's sender).
+    """
     endpoint = woodpecker_endpoint()
+    guard = partial(
+        one_request_at_a_time, endpoint.api_key, wait_seconds=settings.WOODPECKER_KEY_WAIT_SECONDS
+    )
     return WoodpeckerClient(
         base_url=endpoint.base_url,
         api_key=endpoint.api_key,
         timeouts=WOODPECKER_TIMEOUTS,
         call_log=call_log,
-        request_guard=partial(
-            one_request_at_a_time,
-            endpoint.api_key,
-            wait_seconds=settings.WOODPECKER_KEY_WAIT_SECONDS,
-        ),
+        request_guard=guard if guarded else None,
     )
 
 

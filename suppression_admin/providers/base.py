@@ -131,7 +131,7 @@ class ProviderClient:
         query = urlencode({k: v for k, v in (params or {}).items() if v not in (None, "")})
         path_with_query = f"{path}?{query}" if query else path
         url = f"{self.base_url}{path_with_query}"
-        body = "" if json_body is None else json.dumps(json_body, separators=(",", ":"))
+        body = "" if json_body is None else encode_json(json_body)
         headers = {"x-api-key": self._api_key}
         if json_body is not None:
             headers["Content-Type"] = "application/json"
@@ -326,6 +326,11 @@ def _first_arg_exception(error: BaseException) -> BaseException | None:
             return reason
     reason = getattr(error, "reason", None)
     return reason if isinstance(reason, BaseException) else None
+
+
+def encode_json(value: Any) -> str:
+    """A request body exactly as the client sends it (the audit records this text)."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 def error_detail(text: str) -> str:

@@ -16,6 +16,7 @@ import os
 import socket
 import time
 from collections.abc import Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -31,13 +32,18 @@ from suppression_admin.audit.services import (
     operation_mark_started,
 )
 from suppression_admin.connections import woodpecker_client, woodpecker_endpoint
+from suppression_admin.providers.base import encode_json
 from suppression_admin.providers.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderNotConfigured,
     ProviderValidationError,
 )
-from suppression_admin.providers.woodpecker import MAX_EMAILS_PER_CALL, WoodpeckerClient
+from suppression_admin.providers.woodpecker import (
+    BLACKLIST_PATH,
+    MAX_EMAILS_PER_CALL,
+    WoodpeckerClient,
+)
 from suppression_admin.woodpecker.keylock import KeyBusy, key_fingerprint, one_request_at_a_time
 from suppression_admin.woodpecker.models import (
     FINISHED_STATUSES,
@@ -50,6 +56,9 @@ from suppression_admin.woodpecker.models import (
 logger = logging.getLogger(__name__)
 
 sleep = time.sleep  # replaced in tests
+
+# How long one worker keeps a key before letting other jobs and look-ups have a turn.
+TURN_SECONDS = 5.0
 
 LOST_ANSWER = "The request's answer never arrived"
 KEY_CHANGED = (
@@ -79,6 +88,10 @@ class _Stop:
     reason: str
 
 
+class _Done:
+    """No chunk is left to send."""
+
+
 def removal_job_run(job_id: int) -> RemovalJob:
     """Work on the job until no chunk is left for this worker, then finish it if all are done.
 
@@ -101,6 +114,7 @@ def removal_job_run(job_id: int) -> RemovalJob:
     emails = job.draft.email_list()
     call_log = AuditCallLog(job.operation)
     client = woodpecker_client(call_log=call_log)
+    sender = _Sender()
     try:
         while True:
             job.refresh_from_db(fields=["cancel_requested", "status"])
@@ -113,12 +127,11 @@ def removal_job_run(job_id: int) -> RemovalJob:
                 with one_request_at_a_time(
                     api_key, wait_seconds=settings.WOODPECKER_KEY_WAIT_SECONDS
                 ):
-                    chunk = _claim(job)
-                    if chunk is None:
-                        break
-                    step = _attempt(job, chunk, client, call_log, emails)
+                    step = _turn(job, emails, client, call_log, sender)
             except KeyBusy:
                 continue  # another job holds the key for long; keep waiting our turn
+            if isinstance(step, _Done):
+                break
             if isinstance(step, _Stop):
                 _stop(job, step.reason)
                 break
@@ -126,7 +139,149 @@ def removal_job_run(job_id: int) -> RemovalJob:
                 sleep(step.wait)
     finally:
         client.close()
+        sender.close()
     return _finish(job)
+
+
+def _turn(
+    job: RemovalJob,
+    emails: list[str],
+    client: WoodpeckerClient,
+    call_log: AuditCallLog,
+    sender: "_Sender",
+) -> "_Retry | _Stop | _Done | None":
+    """One turn on the key (the caller holds its lock): send chunks back to back.
+
+    Fresh chunks are pipelined: as soon as chunk i's answer is in, chunk i+1 is recorded
+    as a call and sent, and chunk i's outcome is written while i+1 is in flight. Still only
+    one request is ever in flight, and each call row is written before its request.
+    Anything unusual (an error, a retry, an orphan to settle) is handled with nothing else
+    in flight. The turn ends after TURN_SECONDS so other jobs and look-ups get the key.
+    Returns None when the turn is over, _Done when no chunk is left.
+    """
+    turn_ends = time.monotonic() + TURN_SECONDS
+    flight: _Flight | None = None
+    while True:
+        if flight is not None:
+            flight.land()
+            if flight.error is not None:
+                flight.record(call_log)
+                return _after_error(client, call_log, flight.chunk, flight.record_, flight)
+        chunk = None
+        # Asked before every send: a cancel stops right after the chunk that was in flight.
+        if time.monotonic() < turn_ends and not _cancel_requested(job):
+            chunk = _claim(job, besides=flight.chunk if flight else None)
+            if chunk is None and flight is None:
+                return _Done()
+        launched = None
+        if chunk is not None and chunk.attempts == 1 and not chunk.orphaned:
+            launched = _Flight.launch(job, chunk, emails, call_log, sender)
+        if flight is not None:
+            flight.record(call_log)  # while the next chunk is in flight
+        if chunk is not None and launched is None:
+            step = _attempt(job, chunk, client, call_log, emails)
+            if step is not None:
+                return step
+            continue
+        if launched is None:
+            return None
+        flight = launched
+
+
+def _cancel_requested(job: RemovalJob) -> bool:
+    return RemovalJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
+
+
+class _MemoryCallLog:
+    """Keeps a request's answer in memory: the sender thread never touches the database."""
+
+    def __init__(self) -> None:
+        self.answer: dict = {}
+
+    def started(self, *, method: str, path: str, item_count: int, body: str) -> None:
+        return None
+
+    def finished(self, handle, *, status, answer_excerpt, error, duration_ms) -> None:
+        self.answer = {
+            "status": status,
+            "answer_excerpt": answer_excerpt,
+            "error": error,
+            "duration_ms": duration_ms,
+        }
+
+
+class _Sender:
+    """One thread that sends DELETEs, so the job's thread can write while a request is out."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="woodpecker-send")
+        self._client: WoodpeckerClient | None = None
+
+    def submit(self, emails: list[str]) -> Future:
+        return self._executor.submit(self._send, emails)
+
+    def _send(self, emails: list[str]) -> tuple[list[str] | None, ProviderError | None, dict]:
+        if self._client is None:
+            # The job's thread holds the key's lock; this thread must not ask for it again.
+            self._client = woodpecker_client(call_log=_MemoryCallLog(), guarded=False)
+        log = _MemoryCallLog()
+        self._client.call_log = log
+        try:
+            return self._client.remove(emails), None, log.answer
+        except ProviderError as error:
+            return None, error, log.answer
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        if self._client is not None:
+            self._client.close()
+
+
+@dataclass
+class _Flight:
+    """A fresh chunk sent from the sender thread; its call row was written before sending."""
+
+    chunk: RemovalChunk
+    pending: list[str]
+    call: ProviderCall
+    future: Future
+    record_: "_ChunkRecord"
+    removed: list[str] | None = None
+    error: ProviderError | None = None
+    answer: dict | None = None
+
+    @classmethod
+    def launch(
+        cls,
+        job: RemovalJob,
+        chunk: RemovalChunk,
+        emails: list[str],
+        call_log: AuditCallLog,
+        sender: _Sender,
+    ) -> "_Flight":
+        pending = emails[chunk.first_position : chunk.last_position + 1]
+        call_log.purpose = f"remove chunk {chunk.index + 1}"
+        call = call_log.started(
+            method="DELETE",
+            path=BLACKLIST_PATH,
+            item_count=len(pending),
+            body=encode_json({"emails": pending}),
+        )
+        return cls(chunk, pending, call, sender.submit(pending), _ChunkRecord(job, chunk))
+
+    def land(self) -> None:
+        """Wait for the answer (re-raises a crash of the sending code, as a direct call would)."""
+        self.removed, self.error, self.answer = self.future.result()
+
+    def record(self, call_log: AuditCallLog) -> None:
+        call_log.finished(self.call, **self.answer)
+        call_log.last_call = self.call
+        if self.error is None:
+            _after_answer(self.record_, self.pending, self.removed, self.call)
+
+    @property
+    def last_call(self) -> ProviderCall:
+        return self.call
 
 
 def _prepare(job: RemovalJob) -> None:
@@ -157,15 +312,17 @@ def _prepare(job: RemovalJob) -> None:
     job.refresh_from_db()
 
 
-def _claim(job: RemovalJob) -> RemovalChunk | None:
-    """The next chunk to send. Called with the key's lock held, so an in-flight one is orphaned."""
-    chunk = (
-        RemovalChunk.objects.filter(
-            job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
-        )
-        .order_by("index")
-        .first()
+def _claim(job: RemovalJob, *, besides: RemovalChunk | None = None) -> RemovalChunk | None:
+    """The next chunk to send, other than ``besides`` (ours, in flight).
+
+    Called with the key's lock held: any other chunk still marked in flight is orphaned.
+    """
+    open_chunks = RemovalChunk.objects.filter(
+        job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
     )
+    if besides is not None:
+        open_chunks = open_chunks.exclude(pk=besides.pk)
+    chunk = open_chunks.order_by("index").first()
     if chunk is None:
         return None
     chunk.orphaned = chunk.status == ChunkStatus.IN_FLIGHT
@@ -204,19 +361,24 @@ def _attempt(
     call_log.purpose = f"remove chunk {chunk.index + 1}{suffix}"
     try:
         removed = client.remove(pending)
-    except (ProviderAuthError, ProviderValidationError) as error:
-        record.set(ItemOutcome.FAILED, error.message, call_log.last_call)
-        record.done()
-        return _Stop(error.message)
     except ProviderError as error:
-        if not error.proves_not_applied:
-            pending = _settle_by_lookup(client, call_log, record, pending, why=error.message)
-            if not pending:
-                record.done()
-                return None
-        return _retry_later(chunk, record, error, call_log.last_call)
+        return _after_error(
+            client, call_log, chunk, record, _Sent(pending, error, call_log.last_call)
+        )
+    _after_answer(record, pending, removed, call_log.last_call)
+    return None
 
-    call = call_log.last_call
+
+@dataclass
+class _Sent:
+    pending: list[str]
+    error: ProviderError
+    last_call: ProviderCall | None
+
+
+def _after_answer(
+    record: "_ChunkRecord", pending: list[str], removed: list[str], call: ProviderCall | None
+) -> None:
     removed_set = {email.lower() for email in removed}
     if removed_set.issuperset(pending):
         record.set(ItemOutcome.REMOVED, "Removed from the blacklist.", call)
@@ -224,7 +386,27 @@ def _attempt(
         record.set(ItemOutcome.REMOVED, "Removed from the blacklist.", call, only=removed_set)
         record.set(ItemOutcome.NOT_LISTED, "Was not on the blacklist.", call)
     record.done()
-    return None
+
+
+def _after_error(
+    client: WoodpeckerClient,
+    call_log: AuditCallLog,
+    chunk: RemovalChunk,
+    record: "_ChunkRecord",
+    sent: "_Sent | _Flight",
+) -> "_Retry | _Stop | None":
+    """What a failed send means: stop, settle by look-up, or try again later."""
+    error, call, pending = sent.error, sent.last_call, sent.pending
+    if isinstance(error, ProviderAuthError | ProviderValidationError):
+        record.set(ItemOutcome.FAILED, error.message, call)
+        record.done()
+        return _Stop(error.message)
+    if not error.proves_not_applied:
+        pending = _settle_by_lookup(client, call_log, record, pending, why=error.message)
+        if not pending:
+            record.done()
+            return None
+    return _retry_later(chunk, record, error, call)
 
 
 def _retry_later(
@@ -328,10 +510,13 @@ class _ChunkRecord:
             if outcome in OUTCOME_COUNTER
         }
         with transaction.atomic():
-            RemovalChunk.objects.filter(pk=self.chunk.pk).update(
-                status=ChunkStatus.DONE, done_at=timezone.now()
+            closed = (
+                RemovalChunk.objects.filter(pk=self.chunk.pk)
+                .exclude(status=ChunkStatus.DONE)
+                .update(status=ChunkStatus.DONE, done_at=timezone.now())
             )
-            RemovalJob.objects.filter(pk=self.job.pk).update(**advance)
+            if closed:  # counted once, however often a chunk is closed
+                RemovalJob.objects.filter(pk=self.job.pk).update(**advance)
 
 
 def _stop(job: RemovalJob, reason: str, *, cancelled: bool = False) -> None:

@@ -12,7 +12,7 @@ from suppression_admin.sandbox.models import SandboxBlacklistedEmail
 from suppression_admin.sandbox.seed import seed_sandbox_data
 from tests.sandbox.conftest import SANDBOX_KEY
 
-pytestmark = pytest.mark.usefixtures("transactional_db")
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture

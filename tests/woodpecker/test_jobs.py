@@ -219,6 +219,8 @@ def test_a_crashed_run_resumes_without_resending_confirmed_chunks(operator, wait
     assert "settled by look-up" in lost.error
 
 
+# The fake Woodpecker answers on the job's sender thread: it must see committed rows.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @responses.activate
 def test_cancel_stops_after_the_chunk_in_flight(operator, waits):
     emails = addresses(1500)
