@@ -37,13 +37,15 @@ def ingest_upload(
 
     ``data`` is a seekable binary file (an UploadedFile, an open file, a BytesIO); it is
     read in chunks and never closed. The kind of file is decided by its content, not by
-    ``filename`` (which only words a message). ``column`` is the 0-based column the operator
-    chose after ``ColumnChoiceNeeded``; None detects it.
+    ``filename`` (which only words the message for an old-style Office file). ``column``
+    is the 0-based column the operator chose after ``ColumnChoiceNeeded``; None detects
+    it.
 
     CSV text is read as UTF-8, or as UTF-8/UTF-16 when a byte-order mark says so. When the
-    UTF-8 reading fails anywhere, the whole file is read again as Windows-1252 (its five
-    undefined bytes become U+FFFD, and an address holding one is reported as unreadable,
-    never altered). Delimiter, header and column rules: see ``detect_delimiter`` and the
+    UTF-8 reading fails anywhere, the whole file is read again as Windows-1252. Bytes that
+    cannot be decoded (the five Windows-1252 leaves undefined, broken sequences after a
+    byte-order mark) become U+FFFD, and a row whose address holds one is reported as
+    unreadable, never altered. Delimiter, header and column rules: see ``detect_delimiter`` and the
     ``table`` module. For a workbook only the first worksheet is read.
 
     Raises ``IngestRefused`` (``ColumnChoiceNeeded`` being one kind) when the file cannot
@@ -65,7 +67,7 @@ def ingest_upload(
     head = data.read(HEAD_BYTES)
     data.seek(0)
     complete = len(head) >= size
-    kind = detect_kind(head, complete=complete)
+    kind = detect_kind(head, complete=complete, filename=filename)
     if kind == ZIP:
         return _ingest_workbook(data, limits=limits, column=column)
     if kind == "utf-8":

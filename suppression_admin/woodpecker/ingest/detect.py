@@ -15,6 +15,7 @@ from .errors import (
     HTML_PAGE,
     LEGACY_XLS,
     NOT_A_SPREADSHEET,
+    PROTECTED_WORKBOOK,
     UTF16_WITHOUT_BOM,
     UTF32_TEXT,
     XML_FILE,
@@ -64,7 +65,7 @@ _BOMS = (
 _NUL_SCAN_BYTES = 8 * 1024
 
 
-def detect_kind(head: bytes, *, complete: bool) -> str:
+def detect_kind(head: bytes, *, complete: bool, filename: str = "") -> str:
     """``ZIP`` for a zip archive (maybe xlsx), else the text encoding to read the file with.
 
     ``head`` is the first ``HEAD_BYTES`` of the file, ``complete`` whether that is all of
@@ -72,11 +73,18 @@ def detect_kind(head: bytes, *, complete: bool) -> str:
     when the head decodes as UTF-8 (the rest may still not: see ``ingest_upload``), else
     "cp1252". Raises ``IngestRefused`` for anything that is not a spreadsheet or CSV:
     images, documents, archives, programs, old .xls, UTF-32 or BOM-less UTF-16 text, and
-    other binary content (NUL bytes).
+    other binary content (NUL bytes). The content decides; ``filename`` only refines the
+    message for an old-style Office file (that container holds .xls, .doc, and
+    password-protected .xlsx alike).
     """
     if head.startswith(_ZIP_MAGIC):
         return ZIP
     if head.startswith(_OLE_MAGIC):
+        extension = filename.rpartition(".")[2].lower()
+        if extension in {"xlsx", "xlsm"}:
+            raise IngestRefused(PROTECTED_WORKBOOK)
+        if extension in {"doc", "ppt", "msg"}:
+            raise IngestRefused(NOT_A_SPREADSHEET.format(what="an old-style Office document"))
         raise IngestRefused(LEGACY_XLS)
     for magic, offset, what in _MAGIC:
         if head[offset : offset + len(magic)] == magic:

@@ -28,6 +28,10 @@ LEGACY_XLS = (
     "This looks like an old-style Excel .xls file (or a password-protected workbook). Open it "
     "in Excel, save it as .xlsx or as “CSV UTF-8 (Comma delimited)”, and upload that."
 )
+PROTECTED_WORKBOOK = (
+    "This workbook is password-protected, so it cannot be read. Remove the password in "
+    "Excel (or save it as “CSV UTF-8 (Comma delimited)”) and upload it again."
+)
 OPENDOCUMENT = (
     "This looks like an OpenDocument spreadsheet (.ods). Save it as .xlsx or as “CSV UTF-8 "
     "(Comma delimited)” and upload that."
