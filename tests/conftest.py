@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 
@@ -19,7 +21,8 @@ TEST_WOODPECKER_KEY = "woodpecker-test-key-0123456789"
 
 
 def make_user(username: str, *groups: str) -> User:
-    # A transactional test elsewhere may have flushed the groups the migration created.
+    # A transactional test elsewhere may have flushed what the migrations created.
+    create_permissions(apps.get_app_config("audit"), verbosity=0)
     ensure_roles(Group, Permission)
     user = User.objects.create_user(username=username, password="pw-for-tests-only")
     for name in groups:

@@ -168,8 +168,11 @@ class OperationItem(models.Model):
 
     class Meta:
         ordering = ["operation_id", "position"]
-        # Bulk jobs read and update items by position ranges of one operation.
-        indexes = [models.Index(fields=["operation", "position"])]
+        # Bulk jobs read and update items by position ranges of one operation; unique, so
+        # an item can never be recorded twice.
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "position"], name="item_position_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.label or self.identifier}: {self.get_outcome_display()}"

@@ -98,7 +98,9 @@ def operation_start(
     return operation, True
 
 
-def operation_add_items(operation: Operation, identifiers: Iterable[str]) -> int:
+def operation_add_items(
+    operation: Operation, identifiers: Iterable[str], *, first_position: int = 0
+) -> int:
     """Record the items of a large operation (e.g. a bulk removal) by identifier.
 
     Must still happen before any provider call that concerns them. Plain INSERTs in
@@ -112,7 +114,7 @@ def operation_add_items(operation: Operation, identifiers: Iterable[str]) -> int
     count = 0
     rows = (
         (operation.pk, position, identifier, ItemOutcome.PENDING.value)
-        for position, identifier in enumerate(identifiers)
+        for position, identifier in enumerate(identifiers, start=first_position)
     )
     with connection.cursor() as cursor:
         while batch := list(islice(rows, 5000)):
@@ -207,14 +209,24 @@ class AuditCallLog:
         self.operation = operation
         self.purpose = ""
         self.last_call: ProviderCall | None = None
+        self._sequence: int | None = None
+
+    def resync(self) -> None:
+        """Read the latest sequence again (another process may have continued the operation).
+
+        Calls of one operation never race: they go one at a time per provider key, so a
+        holder of the key's lock may count on from here.
+        """
+        latest = ProviderCall.objects.filter(operation=self.operation).aggregate(n=Max("sequence"))
+        self._sequence = latest["n"] or 0
 
     def started(self, *, method: str, path: str, item_count: int, body: str) -> ProviderCall:
-        # Read, not counted locally: after a crash, another process continues the operation.
-        # Calls of one operation never race: they go one at a time per provider key.
-        latest = ProviderCall.objects.filter(operation=self.operation).aggregate(n=Max("sequence"))
+        if self._sequence is None:
+            self.resync()
+        self._sequence += 1
         call = ProviderCall.objects.create(
             operation=self.operation,
-            sequence=(latest["n"] or 0) + 1,
+            sequence=self._sequence,
             purpose=self.purpose,
             method=method,
             path=path,

@@ -152,40 +152,65 @@ def _turn(
 ) -> "_Retry | _Stop | _Done | None":
     """One turn on the key (the caller holds its lock): send chunks back to back.
 
-    Fresh chunks are pipelined: as soon as chunk i's answer is in, chunk i+1 is recorded
-    as a call and sent, and chunk i's outcome is written while i+1 is in flight. Still only
-    one request is ever in flight, and each call row is written before its request.
-    Anything unusual (an error, a retry, an orphan to settle) is handled with nothing else
-    in flight. The turn ends after TURN_SECONDS so other jobs and look-ups get the key.
-    Returns None when the turn is over, _Done when no chunk is left.
+    First any chunk that needs care (orphaned by a dead worker, or waiting for a retry) is
+    handled on its own. Then fresh chunks are pipelined: as soon as chunk i's answer is in,
+    chunk i+1 is recorded as a call and sent, and chunk i's outcome (and the items of the
+    chunk after next) are written while i+1 is in flight. Still only one request is ever in
+    flight, and every item and call row is written before its request. The turn ends after
+    TURN_SECONDS so other jobs and look-ups get the key. Returns None when the turn is over,
+    _Done when no chunk is left.
     """
     turn_ends = time.monotonic() + TURN_SECONDS
+    call_log.resync()
+    while (chunk := _claim(job, needing_care=True)) is not None:
+        _write_items(job, emails, chunk.last_position + 1)
+        if step := _attempt(job, chunk, client, call_log, emails):
+            return step
+        if time.monotonic() > turn_ends:
+            return None
+
+    fresh = list(
+        RemovalChunk.objects.filter(job=job, status=ChunkStatus.PENDING, attempts=0).order_by(
+            "index"
+        )
+    )
+    if not fresh:
+        return _Done()
     flight: _Flight | None = None
-    while True:
+    for position, chunk in enumerate([*fresh, None]):
         if flight is not None:
             flight.land()
             if flight.error is not None:
                 flight.record(call_log)
                 return _after_error(client, call_log, flight.chunk, flight.record_, flight)
-        chunk = None
-        # Asked before every send: a cancel stops right after the chunk that was in flight.
-        if time.monotonic() < turn_ends and not _cancel_requested(job):
-            chunk = _claim(job, besides=flight.chunk if flight else None)
-            if chunk is None and flight is None:
-                return _Done()
         launched = None
-        if chunk is not None and chunk.attempts == 1 and not chunk.orphaned:
+        if chunk is not None and time.monotonic() < turn_ends and _claim_fresh(chunk):
+            _write_items(job, emails, chunk.last_position + 1)  # written ahead: a no-op
             launched = _Flight.launch(job, chunk, emails, call_log, sender)
         if flight is not None:
-            flight.record(call_log)  # while the next chunk is in flight
-        if chunk is not None and launched is None:
-            step = _attempt(job, chunk, client, call_log, emails)
-            if step is not None:
-                return step
-            continue
+            # While the next chunk is in flight: its predecessor's outcome, and the items of
+            # the chunk after it.
+            flight.record(call_log)
+            if position + 1 < len(fresh):
+                _write_items(job, emails, fresh[position + 1].last_position + 1)
         if launched is None:
             return None
         flight = launched
+    return None
+
+
+def _claim_fresh(chunk: RemovalChunk) -> bool:
+    """Mark a never-sent chunk in flight, unless the job was cancelled (one statement)."""
+    claimed = RemovalChunk.objects.filter(
+        pk=chunk.pk, status=ChunkStatus.PENDING, job__cancel_requested=False
+    ).update(
+        status=ChunkStatus.IN_FLIGHT,
+        attempts=1,
+        claimed_by=worker_name(),
+        claimed_at=timezone.now(),
+    )
+    chunk.status, chunk.attempts, chunk.orphaned = ChunkStatus.IN_FLIGHT, 1, False
+    return bool(claimed)
 
 
 def _cancel_requested(job: RemovalJob) -> bool:
@@ -285,23 +310,22 @@ class _Flight:
 
 
 def _prepare(job: RemovalJob) -> None:
-    """Write the job's items (the audit's per-address rows) and chunks, once."""
+    """Write the job's chunks, once, and the first items; the rest are written as it runs."""
     if job.prepared:
         return
     with transaction.atomic():
         locked = RemovalJob.objects.select_for_update().get(pk=job.pk)
         if not locked.prepared:
-            emails = job.draft.email_list()
-            operation_add_items(job.operation, emails)
+            total = job.draft.valid_count
             RemovalChunk.objects.bulk_create(
                 [
                     RemovalChunk(
                         job=job,
                         index=index,
                         first_position=start,
-                        last_position=min(start + MAX_EMAILS_PER_CALL, len(emails)) - 1,
+                        last_position=min(start + MAX_EMAILS_PER_CALL, total) - 1,
                     )
-                    for index, start in enumerate(range(0, len(emails), MAX_EMAILS_PER_CALL))
+                    for index, start in enumerate(range(0, total, MAX_EMAILS_PER_CALL))
                 ],
                 batch_size=1000,
             )
@@ -312,16 +336,39 @@ def _prepare(job: RemovalJob) -> None:
     job.refresh_from_db()
 
 
-def _claim(job: RemovalJob, *, besides: RemovalChunk | None = None) -> RemovalChunk | None:
-    """The next chunk to send, other than ``besides`` (ours, in flight).
+def _write_items(job: RemovalJob, emails: list[str], upto: int) -> None:
+    """Make sure the audit items below position ``upto`` exist (each exactly once).
 
-    Called with the key's lock held: any other chunk still marked in flight is orphaned.
+    Called before a chunk is sent (normally a no-op: they were written ahead) and, for the
+    chunk after next, while a request is in flight, so a million rows never delay a send.
+    """
+    upto = min(upto, len(emails))
+    if job.items_written >= upto:
+        return
+    with transaction.atomic():
+        written = (
+            RemovalJob.objects.select_for_update()
+            .values_list("items_written", flat=True)
+            .get(pk=job.pk)
+        )
+        if written < upto:
+            operation_add_items(job.operation, emails[written:upto], first_position=written)
+            RemovalJob.objects.filter(pk=job.pk).update(items_written=upto)
+            written = upto
+    job.items_written = written
+
+
+def _claim(job: RemovalJob, *, needing_care: bool = False) -> RemovalChunk | None:
+    """The next open chunk; with ``needing_care``, only one already tried or orphaned.
+
+    Called with the key's lock held, between pipelined runs: a chunk still marked in flight
+    then belongs to a worker that died.
     """
     open_chunks = RemovalChunk.objects.filter(
         job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
     )
-    if besides is not None:
-        open_chunks = open_chunks.exclude(pk=besides.pk)
+    if needing_care:
+        open_chunks = open_chunks.filter(Q(status=ChunkStatus.IN_FLIGHT) | Q(attempts__gt=0))
     chunk = open_chunks.order_by("index").first()
     if chunk is None:
         return None
@@ -522,22 +569,19 @@ class _ChunkRecord:
 def _stop(job: RemovalJob, reason: str, *, cancelled: bool = False) -> None:
     """Nothing more is sent: every unsent address is recorded as not sent, and why."""
     detail = f"Not sent: {reason}"
+    _write_items(job, job.draft.email_list(), job.total)  # every address accounted for
     with transaction.atomic():
         RemovalJob.objects.filter(pk=job.pk).update(
             stop_reason=reason, cancel_requested=job.cancel_requested or cancelled
         )
-        open_chunks = RemovalChunk.objects.filter(
+        # Finished chunks have no pending item left: the pending ones are the unsent ones.
+        unsent = OperationItem.objects.filter(
+            operation=job.operation, outcome=ItemOutcome.PENDING
+        ).update(outcome=ItemOutcome.NOT_SENT, detail=detail)
+        RemovalJob.objects.filter(pk=job.pk).update(not_sent=F("not_sent") + unsent)
+        RemovalChunk.objects.filter(
             job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
-        )
-        positions = Q()
-        for first, last in open_chunks.values_list("first_position", "last_position"):
-            positions |= Q(position__gte=first, position__lte=last)
-        if positions:
-            unsent = OperationItem.objects.filter(
-                positions, operation=job.operation, outcome=ItemOutcome.PENDING
-            ).update(outcome=ItemOutcome.NOT_SENT, detail=detail)
-            RemovalJob.objects.filter(pk=job.pk).update(not_sent=F("not_sent") + unsent)
-        open_chunks.update(status=ChunkStatus.NOT_SENT)
+        ).update(status=ChunkStatus.NOT_SENT)
     job.refresh_from_db()
 
 

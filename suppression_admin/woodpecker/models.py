@@ -86,6 +86,9 @@ class RemovalJob(models.Model):
     key_fingerprint = models.CharField(max_length=16)
     total = models.PositiveIntegerField()
     prepared = models.BooleanField(default=False)
+    # The audit items are written a little ahead of the requests (always before them):
+    # positions below this one exist.
+    items_written = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     stop_reason = models.TextField(blank=True)
     # Progress counters, advanced once per finished chunk.
