@@ -74,8 +74,7 @@ OUTCOME_COUNTER = {
 }
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -200,21 +199,15 @@ def _turn(
 
 
 def _claim_fresh(chunk: RemovalChunk) -> bool:
-    """Mark a never-sent chunk in flight, unless the job was cancelled (one statement)."""
-    claimed = RemovalChunk.objects.filter(
-        pk=chunk.pk, status=ChunkStatus.PENDING, job__cancel_requested=False
-    ).update(
+    """Mark a never-sent chunk in flight; False if a cancel closed it meanwhile."""
+    claimed = RemovalChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.PENDING).update(
         status=ChunkStatus.IN_FLIGHT,
         attempts=1,
-        claimed_by=worker_name(),
+        claimed_by=WORKER_NAME,
         claimed_at=timezone.now(),
     )
     chunk.status, chunk.attempts, chunk.orphaned = ChunkStatus.IN_FLIGHT, 1, False
     return bool(claimed)
-
-
-def _cancel_requested(job: RemovalJob) -> bool:
-    return RemovalJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
 
 
 class _MemoryCallLog:
@@ -375,7 +368,7 @@ def _claim(job: RemovalJob, *, needing_care: bool = False) -> RemovalChunk | Non
     chunk.orphaned = chunk.status == ChunkStatus.IN_FLIGHT
     chunk.status = ChunkStatus.IN_FLIGHT
     chunk.attempts += 1
-    chunk.claimed_by = worker_name()
+    chunk.claimed_by = WORKER_NAME
     chunk.claimed_at = timezone.now()
     chunk.save(update_fields=["status", "attempts", "claimed_by", "claimed_at"])
     return chunk

@@ -29,7 +29,14 @@ from suppression_admin.woodpecker.ingest import (
     ingest_upload,
 )
 from suppression_admin.woodpecker.keylock import KeyBusy, key_fingerprint
-from suppression_admin.woodpecker.models import DraftSource, JobStatus, RemovalDraft, RemovalJob
+from suppression_admin.woodpecker.models import (
+    FINISHED_STATUSES,
+    ChunkStatus,
+    DraftSource,
+    RemovalChunk,
+    RemovalDraft,
+    RemovalJob,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +251,19 @@ def removal_job_enqueue(job: RemovalJob) -> None:
 
 
 def removal_job_cancel(job: RemovalJob) -> None:
-    """Ask the job to stop after the chunk in flight."""
-    RemovalJob.objects.filter(pk=job.pk).exclude(
-        status__in=[JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED]
-    ).update(cancel_requested=True)
+    """Stop the job after the chunk in flight.
+
+    Closes every chunk not yet sent, in one statement: a worker claims a chunk with a
+    conditional update, so it either got the chunk before the cancel or finds it closed.
+    The worker then records those addresses as not sent.
+    """
+    with transaction.atomic():
+        cancelled = (
+            RemovalJob.objects.filter(pk=job.pk)
+            .exclude(status__in=FINISHED_STATUSES)
+            .update(cancel_requested=True)
+        )
+        if cancelled:
+            RemovalChunk.objects.filter(job=job, status=ChunkStatus.PENDING).update(
+                status=ChunkStatus.NOT_SENT
+            )
