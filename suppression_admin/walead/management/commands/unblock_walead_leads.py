@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from suppression_admin.accounts.actors import operator_for_command
 from suppression_admin.audit.models import OperationStatus, Source
 from suppression_admin.connections import walead_client
 from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             raise CommandError("--search needs --all-matching, to make unblocking many explicit.")
         if options["all_matching"] and options["search"] is None:
             raise CommandError("--all-matching goes with --search.")
-        actor = self._actor(options["actor"])
+        actor = operator_for_command(options["actor"])
         try:
             leads, missing = self._resolve(options["ids"], options["search"])
         except (ProviderError, ProviderNotConfigured) as error:
@@ -88,14 +88,6 @@ class Command(BaseCommand):
                 f"Not every requested lead was unblocked (operation #{operation.pk}).",
                 returncode=1,
             )
-
-    def _actor(self, username: str):
-        user = get_user_model().objects.filter(username=username, is_active=True).first()
-        if user is None:
-            raise CommandError(f"No active user named {username!r}.")
-        if not user.has_perm("audit.perform_unblock"):
-            raise CommandError(f"{username!r} may not unblock leads (not in Operators).")
-        return user
 
     def _resolve(
         self, ids: list[str] | None, search: str | None

@@ -5,10 +5,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 
+from suppression_admin.accounts.actors import operator_for_command
 from suppression_admin.audit.models import Source
 from suppression_admin.providers.errors import ProviderNotConfigured
 from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused, ingest_upload
@@ -66,7 +66,7 @@ class Command(BaseCommand):
             self._print_dry_run(result, as_json=options["json"])
             return
 
-        actor = self._actor(options["actor"])
+        actor = operator_for_command(options["actor"])
         draft = draft_create(
             actor=actor, result=result, file=FileFacts(name=path.name, size=size, sha256=digest)
         )
@@ -89,14 +89,6 @@ class Command(BaseCommand):
                 f"Not every address was removed (job #{job.pk}, {job.get_status_display()}).",
                 returncode=1,
             )
-
-    def _actor(self, username: str):
-        user = get_user_model().objects.filter(username=username, is_active=True).first()
-        if user is None:
-            raise CommandError(f"No active user named {username!r}.")
-        if not user.has_perm("audit.perform_unblock"):
-            raise CommandError(f"{username!r} may not remove addresses (not in Operators).")
-        return user
 
     def _run_with_progress(self, job: RemovalJob) -> RemovalJob:
         failure: list[BaseException] = []
