@@ -84,38 +84,27 @@ def _try_flock(fd: int) -> bool:
     return True
 
 
-_lock_connections = threading.local()
-
-
 @contextmanager
 def _advisory_lock(fingerprint: str, wait_seconds: float) -> Iterator[None]:
     key = int(fingerprint, 16) & 0x7FFF_FFFF_FFFF_FFFF  # pg advisory keys are signed bigint
-    connection = _lock_connection()
-    with connection.cursor() as cursor:
+    default = connections["default"]
+    # A connection of its own, for nothing but the lock (the same database as the default
+    # connection, the test database in tests); closing it also frees the lock.
+    connection = type(default)(dict(default.settings_dict), alias="woodpecker-key-lock")
+    try:
+        with connection.cursor() as cursor:
 
-        def attempt() -> bool:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            return bool(cursor.fetchone()[0])
+            def attempt() -> bool:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+                return bool(cursor.fetchone()[0])
 
-        _poll(attempt, wait_seconds)
-        try:
-            yield
-        finally:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-
-
-def _lock_connection():
-    """One extra autocommit connection per thread, used for nothing but locks."""
-    connection = getattr(_lock_connections, "connection", None)
-    if connection is None or not connection.is_usable():
-        if connection is not None:
-            connection.close()
-        default = connections["default"]
-        # The same database as the default connection (the test database in tests).
-        connection = type(default)(dict(default.settings_dict), alias="woodpecker-key-lock")
-        connection.ensure_connection()
-        _lock_connections.connection = connection
-    return connection
+            _poll(attempt, wait_seconds)
+            try:
+                yield
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    finally:
+        connection.close()
 
 
 def _poll(attempt, wait_seconds: float) -> None:
