@@ -7,7 +7,7 @@ can leave is a record that says "sent, no answer recorded" — never silence.
 """
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
@@ -103,21 +103,36 @@ def operation_add_items(
 ) -> int:
     """Record the items of a large operation (e.g. a bulk removal) by identifier.
 
-    Must still happen before any provider call that concerns them. Plain INSERTs in
-    batches: a million rows through model instances would take minutes. Returns how many.
+    Must still happen before any provider call that concerns them. Returns how many.
     """
+    rows = (
+        (position, identifier, ItemOutcome.PENDING.value, "")
+        for position, identifier in enumerate(identifiers, start=first_position)
+    )
+    return _insert_items(operation, rows)
+
+
+def operation_add_invalid_items(
+    operation: Operation, rejected: Iterable[tuple[str, str]], *, first_position: int
+) -> int:
+    """Record (value, why) pairs that were refused before anything was sent, as invalid."""
+    rows = (
+        (position, value[:320], ItemOutcome.INVALID.value, detail)
+        for position, (value, detail) in enumerate(rejected, start=first_position)
+    )
+    return _insert_items(operation, rows)
+
+
+def _insert_items(operation: Operation, rows: Iterator[tuple[int, str, str, str]]) -> int:
+    # Plain INSERTs in batches: a million rows through model instances would take minutes.
     table = connection.ops.quote_name(OperationItem._meta.db_table)
     sql = (
         f"INSERT INTO {table} (operation_id, position, identifier, label, original_reason, "  # noqa: S608 - a quoted table name, values are parameters
-        "outcome, detail) VALUES (%s, %s, %s, '', '', %s, '')"
+        "outcome, detail) VALUES (%s, %s, %s, '', '', %s, %s)"
     )
     count = 0
-    rows = (
-        (operation.pk, position, identifier, ItemOutcome.PENDING.value)
-        for position, identifier in enumerate(identifiers, start=first_position)
-    )
     with connection.cursor() as cursor:
-        while batch := list(islice(rows, 5000)):
+        while batch := [(operation.pk, *row) for row in islice(rows, 5000)]:
             cursor.executemany(sql, batch)
             count += len(batch)
     return count
@@ -177,6 +192,8 @@ def operation_mark_interrupted(operation: Operation, error: BaseException) -> No
 
 
 def status_from_outcomes(outcomes: Sequence[str]) -> str:
+    # Rows refused before sending (invalid addresses) say nothing about what the provider did.
+    outcomes = [outcome for outcome in outcomes if outcome != ItemOutcome.INVALID]
     if outcomes and all(outcome in DONE_OUTCOMES for outcome in outcomes):
         return OperationStatus.SUCCEEDED
     if any(outcome in (ItemOutcome.UNKNOWN, ItemOutcome.PENDING) for outcome in outcomes):

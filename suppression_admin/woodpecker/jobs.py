@@ -27,6 +27,7 @@ from django.utils import timezone
 from suppression_admin.audit.models import ItemOutcome, OperationItem, ProviderCall
 from suppression_admin.audit.services import (
     AuditCallLog,
+    operation_add_invalid_items,
     operation_add_items,
     operation_finish,
     operation_mark_started,
@@ -321,6 +322,15 @@ def _prepare(job: RemovalJob) -> None:
                     for index, start in enumerate(range(0, total, MAX_EMAILS_PER_CALL))
                 ],
                 batch_size=1000,
+            )
+            # After the valid addresses' positions: the rows refused before sending.
+            operation_add_invalid_items(
+                job.operation,
+                (
+                    (value, f"Row {row}: {reason}; not sent.")
+                    for row, value, reason in job.draft.invalid_rows
+                ),
+                first_position=total,
             )
             operation_mark_started(job.operation)
             RemovalJob.objects.filter(pk=job.pk).update(
@@ -620,6 +630,8 @@ def _summary(job: RemovalJob, status: str) -> str:
         if count:
             parts.append(f"{count} {words}")
     text = f"{job.total} addresses: " + ", ".join(parts) + "."
+    if invalid := len(job.draft.invalid_rows):
+        text += f" {invalid} invalid row{'s' if invalid != 1 else ''} in the file, not sent."
     if job.stop_reason:
         text += f" {'Cancelled' if status == JobStatus.CANCELLED else 'Stopped'}: {job.stop_reason}"
     return text

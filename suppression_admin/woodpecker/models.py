@@ -41,6 +41,8 @@ class RemovalDraft(models.Model):
     emails = models.TextField(blank=True)
     # The unused rows as CSV (row, value, reason), for the downloadable report.
     unused_csv = models.TextField(blank=True)
+    # The invalid ones as [row, value, reason]: the job records them as invalid items.
+    invalid_rows = models.JSONField(default=list, blank=True)
     # The blacklist look-up done for the preview; None until it has run.
     blacklisted_count = models.PositiveIntegerField(null=True, blank=True)
     lookup_checked = models.PositiveIntegerField(default=0)

@@ -140,6 +140,7 @@ def draft_create(
         duplicate_count=len(result.duplicates),
         emails="\n".join(result.valid),
         unused_csv=unused_rows_csv([*result.invalid, *result.duplicates]),
+        invalid_rows=[[row.row, row.value, row.reason] for row in result.invalid],
     )
 
 

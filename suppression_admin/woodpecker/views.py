@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from suppression_admin.connections import woodpecker_client
 from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
 
-PAGE_SIZE = 100
+PAGE_SIZE = 500  # Woodpecker's largest page
 
 
 class BlacklistSearchForm(forms.Form):

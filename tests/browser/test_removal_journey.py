@@ -63,7 +63,8 @@ def test_operator_uploads_previews_confirms_and_watches_the_job(page, sandbox, w
     with page.expect_download() as download_info:
         page.get_by_test_id("result-csv").click()
     result = list(csv.reader(io.StringIO(download_info.value.path().read_text())))
-    assert len(result) == 1 + 151
+    assert len(result) == 1 + 151 + 1  # every valid address, and the invalid row
+    assert ["not-an-address", "Invalid", "Row 152: not a valid email address; not sent."] in result
     assert [
         "stranger@nowhere.example",
         "Was not on the list",

@@ -180,7 +180,13 @@ def test_job_page_shows_progress_then_the_result(operator_client, operator):
         ["email", "outcome", "detail"],
         ["ann@example.com", "Removed", "Removed from the blacklist."],
         ["cid@example.com", "Was not on the list", "Was not on the blacklist."],
+        ["not-an-email", "Invalid", "Row 3: not a valid email address; not sent."],
     ]
+    # The audit accounts for the invalid row too, without calling the operation partial.
+    job.operation.refresh_from_db()
+    assert job.operation.items.count() == 3
+    assert job.operation.status == "succeeded"
+    assert "1 invalid row in the file, not sent." in job.operation.summary
     mine = operator_client.get(reverse("woodpecker:jobs")).content.decode()
     assert f"#{job.pk}" in mine
 

@@ -10,14 +10,14 @@ pytestmark = pytest.mark.usefixtures("live_providers")
 
 @responses.activate
 def test_blacklist_page_lists_emails_and_pages(operator_client):
-    responses.get(URL, json={"emails": ["a@x.com", "b@x.com"], "total": 250})
+    responses.get(URL, json={"emails": ["a@x.com", "b@x.com"], "total": 1250})
     response = operator_client.get(reverse("woodpecker:blacklist"), {"page": 1})
     html = response.content.decode()
     assert "a@x.com" in html
-    assert "101–102 of 250" in html  # noqa: RUF001 - the page uses an en dash
+    assert "501–502 of 1250" in html  # noqa: RUF001 - the page uses an en dash
     assert "page=2" in html
     assert "page=0" in html
-    assert "page=1&per_page=100" in responses.calls[0].request.url
+    assert "page=1&per_page=500" in responses.calls[0].request.url
 
 
 @responses.activate
