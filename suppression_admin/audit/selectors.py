@@ -78,20 +78,30 @@ def operations_filtered(
 
 
 def operation_with_details(pk: int) -> Operation | None:
-    """One operation with its items (by position) and calls (by sequence), or None.
+    """One operation with its item and call counts annotated, or None.
 
-    Each item carries ``call_sequence``, the sequence number of the call that decided it,
-    so showing it needs neither a lazy load nor a copy of the call per item.
+    Its items and calls are read a page at a time (``operation_items``, ``operation_calls``):
+    a bulk removal can hold a million items.
     """
-    items = OperationItem.objects.annotate(call_sequence=F("call__sequence")).order_by("position")
-    calls = ProviderCall.objects.order_by("sequence")
-    # A Prefetch queryset does not inherit the outer fetch mode: set it on each.
-    items, calls = items.fetch_mode(FETCH_RAISE), calls.fetch_mode(FETCH_RAISE)
+    return operations_filtered().filter(pk=pk).first()
+
+
+def operation_items(operation: Operation) -> QuerySet[OperationItem]:
+    """The operation's items by position, each with ``call_sequence``, the number of the call
+    that decided it (so showing it needs neither a lazy load nor the call itself)."""
     return (
-        Operation.objects.fetch_mode(FETCH_RAISE)
-        .prefetch_related(Prefetch("items", queryset=items), Prefetch("calls", queryset=calls))
-        .filter(pk=pk)
-        .first()
+        OperationItem.objects.filter(operation=operation)
+        .annotate(call_sequence=F("call__sequence"))
+        .order_by("position")
+        .fetch_mode(FETCH_RAISE)
+    )
+
+
+def operation_calls(operation: Operation) -> QuerySet[ProviderCall]:
+    return (
+        ProviderCall.objects.filter(operation=operation)
+        .order_by("sequence")
+        .fetch_mode(FETCH_RAISE)
     )
 
 

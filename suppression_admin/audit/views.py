@@ -17,6 +17,8 @@ from django.views.decorators.vary import vary_on_headers
 from suppression_admin.audit.csv_export import csv_lines
 from suppression_admin.audit.forms import AuditFilterForm
 from suppression_admin.audit.selectors import (
+    operation_calls,
+    operation_items,
     operation_with_details,
     operations_filtered,
     operations_with_items,
@@ -26,6 +28,9 @@ can_review = permission_required("audit.review_audit", raise_exception=True)
 
 LIST_TEMPLATE = "audit/operations.html"
 PAGE_SIZE = 50
+# The detail page of a bulk removal must not render a million rows.
+ITEMS_PER_PAGE = 200
+CALLS_PER_PAGE = 50
 # Operations per database round trip while streaming the CSV (items prefetched per chunk).
 EXPORT_CHUNK_SIZE = 200
 FILTERS_INVALID = "The filters are not valid, so nothing was exported. Fix them and try again."
@@ -55,12 +60,16 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     operation = operation_with_details(pk)
     if operation is None:
         raise Http404("No audit operation with this number.")
-    items = list(operation.items.all())
+    items = Paginator(operation_items(operation), ITEMS_PER_PAGE).get_page(
+        request.GET.get("items_page")
+    )
+    calls = Paginator(operation_calls(operation), CALLS_PER_PAGE).get_page(
+        request.GET.get("calls_page")
+    )
     context = {
         "operation": operation,
         "items": items,
-        "items_done": sum(item.is_done for item in items),
-        "calls": list(operation.calls.all()),
+        "calls": calls,
         "source_detail": json.dumps(operation.source_detail, indent=2, sort_keys=True)
         if operation.source_detail
         else "",

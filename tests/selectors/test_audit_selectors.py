@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from suppression_admin.audit.models import ItemOutcome, Operation, OperationStatus, Provider
 from suppression_admin.audit.selectors import (
+    operation_calls,
+    operation_items,
     operation_with_details,
     operations_filtered,
     operations_for_export,
@@ -161,7 +163,7 @@ def test_operations_filtered_raises_on_lazy_loads(operator):
         _ = listed.actor
 
 
-def test_operation_with_details_prefetches_items_and_calls(
+def test_operation_details_are_read_in_three_queries_without_lazy_loads(
     operator, maria, django_assert_num_queries
 ):
     log = AuditCallLog(maria)
@@ -169,8 +171,9 @@ def test_operation_with_details_prefetches_items_and_calls(
     log.started(method="GET", path="/leads", item_count=0, body="")
     with django_assert_num_queries(3):
         operation = operation_with_details(maria.pk)
-        items = list(operation.items.all())
-        calls = list(operation.calls.all())
+        items = list(operation_items(operation))
+        calls = list(operation_calls(operation))
+    assert (operation.item_total, operation.item_done, operation.call_total) == (2, 2, 2)
     assert [(i.position, i.label, i.call_sequence) for i in items] == [
         (0, "maria-gonzalez", 1),
         (1, "li-wei", 1),

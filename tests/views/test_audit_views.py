@@ -393,3 +393,19 @@ def test_admin_staff_with_view_permission_sees_items(client, operator):
     page = client.get(f"/admin/audit/operation/{operation.pk}/change/")
     assert page.status_code == 200
     assert "maria-gonzalez" in page.content.decode()
+
+
+def test_detail_of_a_large_operation_is_paged(auditor_client, operator):
+    from suppression_admin.audit.views import ITEMS_PER_PAGE
+
+    operation = record_operation(
+        operator, [ItemDraft(f"p{i}@x.com") for i in range(ITEMS_PER_PAGE + 5)]
+    )
+    url = reverse("audit:operation_detail", args=[operation.pk])
+    first = auditor_client.get(url).content.decode()
+    assert "p0@x.com" in first
+    assert f"p{ITEMS_PER_PAGE}@x.com" not in first
+    assert f"of {ITEMS_PER_PAGE + 5}" in first
+    second = auditor_client.get(url, {"items_page": 2}).content.decode()
+    assert f"p{ITEMS_PER_PAGE}@x.com" in second
+    assert "p0@x.com</td>" not in second
