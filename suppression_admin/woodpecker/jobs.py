@@ -100,7 +100,7 @@ def removal_job_run(job_id: int) -> RemovalJob:
     job = RemovalJob.objects.select_related("operation", "draft").get(pk=job_id)
     if job.is_finished:
         return job
-    # Items first, even if nothing can be sent: then every address is accounted for.
+    # Chunks first, even if nothing can be sent: _stop then still accounts for every address.
     _prepare(job)
     try:
         api_key = woodpecker_endpoint().api_key
@@ -498,7 +498,8 @@ def _settle_by_lookup(
     gone = [email for email in pending if email not in listed]
     record.set(
         ItemOutcome.REMOVED,
-        f"{why} No longer on the blacklist (checked by look-up).",
+        f"{why} Not on the blacklist afterwards (checked by look-up): removed by that "
+        "request, or not on it before.",
         only=gone,
     )
     return [email for email in pending if email in listed]
