@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from .errors import IngestRefused
-from .result import MAX_REPORTED_VALUE, UnusedRow
+from .result import MAX_REPORTED_VALUE, IngestResult, UnusedRow
 
 # Stripped from both ends of a value: whitespace (including no-break and other Unicode
 # spaces) and the invisible characters that copy-paste drags along.
@@ -176,3 +176,18 @@ class Tally:
             raise IngestRefused(self._too_many_message)
         self.rows = rows
         self.invalid.append(UnusedRow(row, clip(value), REASON_EMPTY))
+
+    def result(
+        self, *, column_label: str, encoding: str, delimiter: str | None, has_header: bool
+    ) -> IngestResult:
+        """What was tallied, with how it was read."""
+        return IngestResult(
+            rows=self.rows,
+            valid=self.valid,
+            invalid=self.invalid,
+            duplicates=self.duplicates,
+            column_label=column_label,
+            encoding=encoding,
+            delimiter=delimiter,
+            has_header=has_header,
+        )

@@ -114,11 +114,7 @@ def _ingest_text(
             )
         except csv.Error as error:
             raise IngestRefused(CSV_UNREADABLE.format(line=records.line, problem=error)) from error
-    return IngestResult(
-        rows=tally.rows,
-        valid=tally.valid,
-        invalid=tally.invalid,
-        duplicates=tally.duplicates,
+    return tally.result(
         column_label=label,
         encoding=encoding,
         delimiter=delimiter,
@@ -140,11 +136,7 @@ def _ingest_workbook(data: BinaryIO, *, limits: Limits, column: int | None) -> I
         )
     finally:
         book.close()
-    return IngestResult(
-        rows=tally.rows,
-        valid=tally.valid,
-        invalid=tally.invalid,
-        duplicates=tally.duplicates,
+    return tally.result(
         column_label=label,
         encoding="xlsx",
         delimiter=None,
@@ -183,11 +175,7 @@ def ingest_pasted(text: str, *, limits: Limits = _DEFAULT_LIMITS) -> IngestResul
                     tally.add(line_number, word, trimmed)
     if not tally.rows:
         raise IngestRefused(PASTED_EMPTY)
-    return IngestResult(
-        rows=tally.rows,
-        valid=tally.valid,
-        invalid=tally.invalid,
-        duplicates=tally.duplicates,
+    return tally.result(
         column_label="pasted text",
         encoding="text",
         delimiter=None,
