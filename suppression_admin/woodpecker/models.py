@@ -48,6 +48,9 @@ class RemovalDraft(models.Model):
     lookup_checked = models.PositiveIntegerField(default=0)
     lookup_error = models.TextField(blank=True)
 
+    # Up to tens of megabytes each: pages that poll leave them out.
+    BULK_FIELDS = ("emails", "unused_csv", "invalid_rows")
+
     def __str__(self) -> str:
         return f"{self.filename or 'pasted list'} ({self.valid_count} addresses)"
 

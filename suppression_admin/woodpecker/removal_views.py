@@ -7,6 +7,7 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 from django import forms
@@ -180,7 +181,7 @@ def removal_from_selection(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @can_remove
 def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    draft = _own_draft(request, pk)
+    draft = _own_draft(request, pk, lean=True)
     if hasattr(draft, "job"):
         return redirect("woodpecker:job_detail", pk=draft.job.pk)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
@@ -198,9 +199,10 @@ def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             return redirect("woodpecker:job_detail", pk=job.pk)
-    context = {"draft": draft, "form": form, "unused_preview": _unused_preview(draft)}
+    context = {"draft": draft, "form": form}
     if request.htmx and request.htmx.target == "lookup":
         return render(request, "woodpecker/removal_preview.html#lookup", context)
+    context["unused_preview"] = _unused_preview(draft)
     return render(
         request, "woodpecker/removal_preview.html", context, status=400 if form.errors else 200
     )
@@ -218,14 +220,14 @@ def removal_unused_csv(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 @require_GET
 @can_remove
 def jobs_mine(request: HttpRequest) -> HttpResponse:
-    jobs = RemovalJob.objects.filter(created_by=request.user).select_related("draft")[:200]
+    jobs = _jobs_with_lean_drafts().filter(created_by=request.user)[:200]
     return render(request, "woodpecker/jobs.html", {"jobs": jobs})
 
 
 @require_GET
 @can_remove
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(RemovalJob.objects.select_related("draft", "operation"), pk=pk)
+    job = get_object_or_404(_jobs_with_lean_drafts().select_related("operation"), pk=pk)
     context = {"job": job, "reminder": BLACKLISTED_REMINDER}
     if job.is_finished:
         context["problems"] = (
@@ -275,13 +277,20 @@ def _result_lines(items) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def _own_draft(request: HttpRequest, pk: uuid.UUID) -> RemovalDraft:
-    draft = get_object_or_404(RemovalDraft, pk=pk)
+def _jobs_with_lean_drafts():
+    bulk = [f"draft__{field}" for field in RemovalDraft.BULK_FIELDS]
+    return RemovalJob.objects.select_related("draft").defer(*bulk)
+
+
+def _own_draft(request: HttpRequest, pk: uuid.UUID, *, lean: bool = False) -> RemovalDraft:
+    drafts = RemovalDraft.objects.defer(*RemovalDraft.BULK_FIELDS) if lean else RemovalDraft.objects
+    draft = get_object_or_404(drafts, pk=pk)
     if draft.created_by_id != request.user.pk:
         raise PermissionDenied("This upload belongs to someone else.")
     return draft
 
 
 def _unused_preview(draft: RemovalDraft) -> list[list[str]]:
-    rows = list(csv.reader(io.StringIO(draft.unused_csv)))
-    return rows[1:21]
+    """The first 20 unused rows (the rest are in the downloadable CSV)."""
+    unused_csv = RemovalDraft.objects.values_list("unused_csv", flat=True).get(pk=draft.pk)
+    return list(islice(csv.reader(io.StringIO(unused_csv)), 1, 21))

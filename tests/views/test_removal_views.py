@@ -233,3 +233,40 @@ def test_the_blacklist_page_offers_selection(operator_client):
 def test_nothing_ticked_goes_back_with_a_word(operator_client):
     response = operator_client.post(reverse("woodpecker:removal_selected"), {}, follow=True)
     assert "Tick at least one address" in response.content.decode()
+
+
+def test_polling_pages_never_load_the_address_lists(operator_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    operator_client.post(reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": "x"})
+    job = RemovalJob.objects.get()
+    polls = [
+        (reverse("woodpecker:job_detail", args=[job.pk]), "progress"),
+        (reverse("woodpecker:jobs"), None),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        for url, target in polls:
+            headers = {"HX-Request": "true", "HX-Target": target} if target else {}
+            assert operator_client.get(url, headers=headers).status_code == 200
+    selected = " ".join(q["sql"] for q in queries if q["sql"].startswith("SELECT"))
+    assert '"woodpecker_removaldraft"."emails"' not in selected
+    assert '"woodpecker_removaldraft"."unused_csv"' not in selected
+
+
+def test_the_lookup_poll_does_not_load_the_address_lists(operator_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    with CaptureQueriesContext(connection) as queries:
+        operator_client.get(
+            reverse("woodpecker:removal_preview", args=[draft.pk]),
+            headers={"HX-Request": "true", "HX-Target": "lookup"},
+        )
+    selected = " ".join(q["sql"] for q in queries)
+    assert '"emails"' not in selected
+    assert '"unused_csv"' not in selected
