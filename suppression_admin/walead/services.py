@@ -109,14 +109,11 @@ def leads_unblock(
         raise UnblockRequestInvalid(NOTHING_SELECTED)
     walead_client()  # fail on missing configuration before writing anything
 
+    found = {lead.id for lead in unique}
     drafts = [
         ItemDraft(identifier=lead.id, label=lead.public_identifier, original_reason=lead.reason)
         for lead in unique
-    ] + [
-        ItemDraft(identifier=lead_id)
-        for lead_id in missing_ids
-        if lead_id not in {lead.id for lead in unique}
-    ]
+    ] + [ItemDraft(identifier=lead_id) for lead_id in missing_ids if lead_id not in found]
     operation, created = operation_start(
         provider=Provider.WALEAD,
         action=Action.UNBLOCK,
