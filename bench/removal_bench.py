@@ -30,16 +30,26 @@ class OneAtATimeServer(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.latency = latency
         self.lock = threading.Lock()
+        self.one_at_a_time = threading.Lock()
         self.in_flight = 0
         self.max_concurrency = 0
         self.requests = 0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    """Answers each DELETE ``latency`` after its request line arrived (or after the request
+    before it, if it had to wait), one at a time."""
+
     protocol_version = "HTTP/1.1"  # keep-alive, as the real API
     # Headers and body go out in two writes: without this, Nagle's algorithm and the
     # client's delayed ACK add ~40 ms to every answer, which is the server's cost, not ours.
     disable_nagle_algorithm = True
+
+    def parse_request(self) -> bool:
+        # The request line has just been read: the latency counts from here, so the
+        # server's own parsing is part of it rather than added to it.
+        self.arrived = time.monotonic()
+        return super().parse_request()
 
     def do_DELETE(self) -> None:
         server: OneAtATimeServer = self.server  # type: ignore[assignment]
@@ -48,15 +58,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             server.requests += 1
             server.in_flight += 1
             server.max_concurrency = max(server.max_concurrency, server.in_flight)
-        time.sleep(server.latency)
-        with server.lock:
-            server.in_flight -= 1
-        answer = json.dumps({"emails": body["emails"]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+        # As Woodpecker: one request is processed at a time, the others wait their turn.
+        begins = self.arrived
+        if not server.one_at_a_time.acquire(blocking=False):
+            server.one_at_a_time.acquire()
+            begins = time.monotonic()
+        try:
+            answer = json.dumps({"emails": body["emails"]}).encode()
+            time.sleep(max(0.0, begins + server.latency - time.monotonic()))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+        finally:
+            server.one_at_a_time.release()
+            with server.lock:
+                server.in_flight -= 1
 
     def log_message(self, *args) -> None:
         pass

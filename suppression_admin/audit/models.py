@@ -115,6 +115,9 @@ class ProviderCall(models.Model):
     operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="calls")
     sequence = models.PositiveIntegerField()
     purpose = models.CharField(max_length=100)
+    # In a bulk operation sent in batches (a removal job's chunks): which batch the request
+    # was for. A resumed job tells by it a batch that was sent from one that never was.
+    batch = models.PositiveIntegerField(null=True, blank=True)
     method = models.CharField(max_length=10)
     path = models.TextField()
     item_count = models.PositiveIntegerField(default=0)
@@ -151,19 +154,30 @@ class ProviderCall(models.Model):
 class OperationItem(models.Model):
     """One lead or email in an operation, with what finally happened to it."""
 
-    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="items")
+    # Items are read and updated by (operation, position), which the unique constraint below
+    # indexes; no other index. A bulk job writes and updates hundreds of thousands of them,
+    # and every index would be paid for twice per item. (The audit's identifier search is a
+    # case-insensitive "contains", which a plain index cannot serve anyway.)
+    operation = models.ForeignKey(
+        Operation, on_delete=models.PROTECT, related_name="items", db_index=False
+    )
     position = models.PositiveIntegerField()
     # What the provider knows the item by: WaLead's blocked-lead id, or the email address.
-    identifier = models.CharField(max_length=320, db_index=True)
+    identifier = models.CharField(max_length=320)
     # What a person knows it by: the LinkedIn public identifier (blank for emails).
-    label = models.CharField(max_length=320, blank=True, db_index=True)
+    label = models.CharField(max_length=320, blank=True)
     original_reason = models.TextField(blank=True)
     outcome = models.CharField(
         max_length=20, choices=ItemOutcome.choices, default=ItemOutcome.PENDING
     )
     detail = models.TextField(blank=True)
     call = models.ForeignKey(
-        ProviderCall, on_delete=models.PROTECT, related_name="items", null=True, blank=True
+        ProviderCall,
+        on_delete=models.PROTECT,
+        related_name="items",
+        null=True,
+        blank=True,
+        db_index=False,
     )
 
     class Meta:

@@ -7,14 +7,14 @@ can leave is a record that says "sent, no answer recorded" — never silence.
 """
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from suppression_admin.audit.models import (
@@ -123,15 +123,22 @@ def operation_add_invalid_items(
     return _insert_items(operation, rows)
 
 
+ITEM_COLUMNS = "operation_id, position, identifier, label, original_reason, outcome, detail"
+
+
 def _insert_items(operation: Operation, rows: Iterator[tuple[int, str, str, str]]) -> int:
-    # Plain INSERTs in batches: a million rows through model instances would take minutes.
+    # Not through model instances: a million rows that way would take minutes. PostgreSQL
+    # takes them fastest by COPY (several times faster than INSERTs, even pipelined).
     table = connection.ops.quote_name(OperationItem._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} (operation_id, position, identifier, label, original_reason, "  # noqa: S608 - a quoted table name, values are parameters
-        "outcome, detail) VALUES (%s, %s, %s, '', '', %s, %s)"
-    )
     count = 0
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({ITEM_COLUMNS}) FROM STDIN") as copy:
+                for position, identifier, outcome, detail in rows:
+                    copy.write_row((operation.pk, position, identifier, "", "", outcome, detail))
+                    count += 1
+            return count
+        sql = f"INSERT INTO {table} ({ITEM_COLUMNS}) VALUES (%s, %s, %s, '', '', %s, %s)"  # noqa: S608 - a quoted table name, values are parameters
         while batch := [(operation.pk, *row) for row in islice(rows, 5000)]:
             cursor.executemany(sql, batch)
             count += len(batch)
@@ -162,11 +169,23 @@ def items_set_outcome(
     OperationItem.objects.bulk_update(items, fields, batch_size=1000)
 
 
-def operation_finish(operation: Operation, *, summary: str = "") -> Operation:
-    """Derive the operation's status from its items and close it."""
-    outcomes = list(operation.items.values_list("outcome", flat=True))
-    operation.status = status_from_outcomes(outcomes)
-    operation.summary = summary or summarise(outcomes)
+def operation_finish(
+    operation: Operation, *, summary: str = "", outcome_counts: Mapping[str, int] | None = None
+) -> Operation:
+    """Derive the operation's status from its items' outcomes and close it.
+
+    A caller that keeps a tally of the outcomes as it records them (a bulk job, whose
+    hundreds of thousands of items would take a while to count again) passes it.
+    """
+    if outcome_counts is None:
+        outcome_counts = dict(
+            operation.items.order_by()
+            .values_list("outcome")
+            .annotate(n=Count("pk"))
+            .values_list("outcome", "n")
+        )
+    operation.status = status_from_outcomes(outcome_counts)
+    operation.summary = summary or summarise(outcome_counts)
     operation.finished_at = timezone.now()
     operation.save(update_fields=["status", "summary", "finished_at"])
     return operation
@@ -191,40 +210,40 @@ def operation_mark_interrupted(operation: Operation, error: BaseException) -> No
         logger.exception("Could not mark operation %s as interrupted", operation.pk)
 
 
-def status_from_outcomes(outcomes: Sequence[str]) -> str:
+def status_from_outcomes(counts: Mapping[str, int]) -> str:
+    """The operation's status from how many of its items ended with each outcome."""
     # Rows refused before sending (invalid addresses) say nothing about what the provider did.
-    outcomes = [outcome for outcome in outcomes if outcome != ItemOutcome.INVALID]
-    if outcomes and all(outcome in DONE_OUTCOMES for outcome in outcomes):
+    outcomes = {outcome for outcome, n in counts.items() if n and outcome != ItemOutcome.INVALID}
+    if outcomes and outcomes <= DONE_OUTCOMES:
         return OperationStatus.SUCCEEDED
-    if any(outcome in (ItemOutcome.UNKNOWN, ItemOutcome.PENDING) for outcome in outcomes):
+    if outcomes & {ItemOutcome.UNKNOWN, ItemOutcome.PENDING}:
         return OperationStatus.UNKNOWN
-    if any(outcome in DONE_OUTCOMES for outcome in outcomes):
+    if outcomes & DONE_OUTCOMES:
         return OperationStatus.PARTIAL
     return OperationStatus.FAILED
 
 
-def summarise(outcomes: Sequence[str]) -> str:
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome] = counts.get(outcome, 0) + 1
+def summarise(counts: Mapping[str, int]) -> str:
     parts = [
         f"{counts[value]} {label.lower()}"
         for value, label in ItemOutcome.choices
-        if value in counts
+        if counts.get(value)
     ]
-    return f"{len(outcomes)} requested: " + ", ".join(parts) + "."
+    return f"{sum(counts.values())} requested: " + ", ".join(parts) + "."
 
 
 class AuditCallLog:
     """A providers.base.CallLog that writes one ProviderCall row per HTTP request.
 
     ``started`` commits the row before the request is sent; ``finished`` fills in the answer.
-    Set ``purpose`` before each client call to say why the request is made.
+    Set ``purpose`` before each client call to say why the request is made, and ``batch``
+    when a bulk operation sends its items in batches.
     """
 
     def __init__(self, operation: Operation) -> None:
         self.operation = operation
         self.purpose = ""
+        self.batch: int | None = None
         self.last_call: ProviderCall | None = None
         self._sequence: int | None = None
 
@@ -245,6 +264,7 @@ class AuditCallLog:
             operation=self.operation,
             sequence=self._sequence,
             purpose=self.purpose,
+            batch=self.batch,
             method=method,
             path=path,
             item_count=item_count,

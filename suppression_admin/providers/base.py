@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from suppression_admin.providers.errors import (
@@ -33,6 +32,7 @@ from suppression_admin.providers.errors import (
     ProviderUnavailable,
     ProviderValidationError,
 )
+from suppression_admin.providers.waiting import WaitingAdapter, WaitingWork, while_waiting
 
 EXCERPT_CHARS = 2000
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
@@ -93,6 +93,7 @@ class ProviderClient:
         self.request_guard = request_guard or nullcontext
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json"})
+        retry: Retry | int = 0
         if retry_reads and call_log is None:
             retry = Retry(
                 total=2,
@@ -106,9 +107,9 @@ class ProviderClient:
                 retry_after_max=5,
                 raise_on_status=False,
             )
-            adapter = HTTPAdapter(max_retries=retry)
-            self.session.mount("http://", adapter)
-            self.session.mount("https://", adapter)
+        adapter = WaitingAdapter(max_retries=retry)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     def __repr__(self) -> str:
         # Never show the key, even in a debugger or a traceback's locals.
@@ -127,6 +128,7 @@ class ProviderClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         item_count: int = 0,
+        while_out: WaitingWork | None = None,
     ) -> Answer:
         query = urlencode({k: v for k, v in (params or {}).items() if v not in (None, "")})
         path_with_query = f"{path}?{query}" if query else path
@@ -137,7 +139,9 @@ class ProviderClient:
             headers["Content-Type"] = "application/json"
 
         with self.request_guard():
-            return self._request_guarded(method, path_with_query, url, headers, body, item_count)
+            return self._request_guarded(
+                method, path_with_query, url, headers, body, item_count, while_out
+            )
 
     def _request_guarded(
         self,
@@ -147,6 +151,7 @@ class ProviderClient:
         headers: dict[str, str],
         body: str,
         item_count: int,
+        while_out: WaitingWork | None,
     ) -> Answer:
         handle = None
         if self.call_log is not None:
@@ -157,7 +162,8 @@ class ProviderClient:
         status: int | None = None
         text = ""
         try:
-            status, text, retry_after_header = self._send(method, url, headers, body, started)
+            with while_waiting(while_out):
+                status, text, retry_after_header = self._send(method, url, headers, body, started)
             answer = self._interpret(status, text, retry_after_header)
         except ProviderError as error:
             self._finish(handle, started, status, error.answer_excerpt or text, error.message)

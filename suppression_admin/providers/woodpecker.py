@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from suppression_admin.providers.base import Answer, ProviderClient
+from suppression_admin.providers.waiting import WaitingWork
 
 BLACKLIST_PATH = "/v2/blacklist/emails"
 MAX_EMAILS_PER_CALL = 500
@@ -69,21 +70,30 @@ class WoodpeckerClient(ProviderClient):
         if batch:
             yield batch
 
-    def remove(self, emails: Sequence[str]) -> list[str]:
-        """DELETE up to 500 emails; returns the ones Woodpecker says it removed."""
-        return self._write("DELETE", emails)
+    def remove(self, emails: Sequence[str], *, while_out: WaitingWork | None = None) -> list[str]:
+        """DELETE up to 500 emails; returns the ones Woodpecker says it removed.
+
+        ``while_out`` runs once the request is sent, before the answer is read.
+        """
+        return self._write("DELETE", emails, while_out)
 
     def add(self, emails: Sequence[str]) -> list[str]:
         """POST up to 500 emails; returns every email now blacklisted per the answer."""
         return self._write("POST", emails)
 
-    def _write(self, method: str, emails: Sequence[str]) -> list[str]:
+    def _write(
+        self, method: str, emails: Sequence[str], while_out: WaitingWork | None = None
+    ) -> list[str]:
         if not emails:
             raise ValueError("No emails to send.")
         if len(emails) > MAX_EMAILS_PER_CALL:
             raise ValueError(f"At most {MAX_EMAILS_PER_CALL} emails per request.")
         answer = self._request(
-            method, BLACKLIST_PATH, json_body={"emails": list(emails)}, item_count=len(emails)
+            method,
+            BLACKLIST_PATH,
+            json_body={"emails": list(emails)},
+            item_count=len(emails),
+            while_out=while_out,
         )
         data = answer.data
         if not isinstance(data, dict):

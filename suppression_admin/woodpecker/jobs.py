@@ -3,8 +3,9 @@
 Any number of workers may run the same job; they take chunks in turn. A chunk is claimed
 and sent while holding the key's lock (woodpecker.keylock), which also serialises every
 other request for that key. So whoever holds the lock knows no request for the key is in
-flight: a chunk still marked "in flight" then belongs to a process that died, and its
-outcome is settled by looking its addresses up — never by sending it again blind.
+flight: a chunk still marked "in flight" then belongs to a process that died. If the audit
+holds its request, the outcome is settled by looking its addresses up — never by sending
+it again blind; if not, the request never went out and the chunk is simply sent.
 
 Nothing here depends on the task framework's record of the task: a task killed with SIGKILL
 stays "running" there forever, while the job resumes as soon as any worker runs it again
@@ -12,38 +13,35 @@ stays "running" there forever, while the job resumes as soon as any worker runs 
 """
 
 import logging
-import os
-import socket
 import time
-from collections.abc import Collection
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from suppression_admin.audit.models import ItemOutcome, OperationItem, ProviderCall
 from suppression_admin.audit.services import (
     AuditCallLog,
     operation_add_invalid_items,
-    operation_add_items,
     operation_finish,
     operation_mark_started,
 )
 from suppression_admin.connections import woodpecker_client, woodpecker_endpoint
-from suppression_admin.providers.base import encode_json
 from suppression_admin.providers.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderNotConfigured,
     ProviderValidationError,
 )
-from suppression_admin.providers.woodpecker import (
-    BLACKLIST_PATH,
-    MAX_EMAILS_PER_CALL,
-    WoodpeckerClient,
+from suppression_admin.providers.woodpecker import MAX_EMAILS_PER_CALL, WoodpeckerClient
+from suppression_admin.woodpecker.chunks import (
+    OUTCOME_COUNTER,
+    WORKER_NAME,
+    ChunkRecord,
+    chunk_requests_sent,
+    items_write_ahead,
 )
 from suppression_admin.woodpecker.keylock import KeyBusy, key_fingerprint, one_request_at_a_time
 from suppression_admin.woodpecker.models import (
@@ -53,6 +51,7 @@ from suppression_admin.woodpecker.models import (
     RemovalChunk,
     RemovalJob,
 )
+from suppression_admin.woodpecker.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -66,16 +65,6 @@ KEY_CHANGED = (
     "The Woodpecker API key changed since this job started; it was not continued with "
     "another account's key."
 )
-OUTCOME_COUNTER = {
-    ItemOutcome.REMOVED: "removed",
-    ItemOutcome.NOT_LISTED: "not_listed",
-    ItemOutcome.FAILED: "failed",
-    ItemOutcome.UNKNOWN: "unknown",
-    ItemOutcome.NOT_SENT: "not_sent",
-}
-
-
-WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -114,7 +103,6 @@ def removal_job_run(job_id: int) -> RemovalJob:
     emails = job.draft.email_list()
     call_log = AuditCallLog(job.operation)
     client = woodpecker_client(call_log=call_log)
-    sender = _Sender()
     try:
         while True:
             job.refresh_from_db(fields=["cancel_requested", "status"])
@@ -127,7 +115,7 @@ def removal_job_run(job_id: int) -> RemovalJob:
                 with one_request_at_a_time(
                     api_key, wait_seconds=settings.WOODPECKER_KEY_WAIT_SECONDS
                 ):
-                    step = _turn(job, emails, client, call_log, sender)
+                    step = _turn(job, emails, client, call_log)
             except KeyBusy:
                 continue  # another job holds the key for long; keep waiting our turn
             if isinstance(step, _Done):
@@ -139,7 +127,6 @@ def removal_job_run(job_id: int) -> RemovalJob:
                 sleep(step.wait)
     finally:
         client.close()
-        sender.close()
     return _finish(job)
 
 
@@ -148,22 +135,18 @@ def _turn(
     emails: list[str],
     client: WoodpeckerClient,
     call_log: AuditCallLog,
-    sender: "_Sender",
 ) -> "_Retry | _Stop | _Done | None":
-    """One turn on the key (the caller holds its lock): send chunks back to back.
+    """One turn on the key (the caller holds its lock).
 
     First any chunk that needs care (orphaned by a dead worker, or waiting for a retry) is
-    handled on its own. Then fresh chunks are pipelined: as soon as chunk i's answer is in,
-    chunk i+1 is recorded as a call and sent, and chunk i's outcome (and the items of the
-    chunk after next) are written while i+1 is in flight. Still only one request is ever in
-    flight, and every item and call row is written before its request. The turn ends after
-    TURN_SECONDS so other jobs and look-ups get the key. Returns None when the turn is over,
-    _Done when no chunk is left.
+    handled on its own; then the fresh ones go back to back (woodpecker.pipeline). The turn
+    ends after TURN_SECONDS so other jobs and look-ups get the key. Returns None when the
+    turn is over, _Done when no chunk is left.
     """
     turn_ends = time.monotonic() + TURN_SECONDS
     call_log.resync()
     while (chunk := _claim(job, needing_care=True)) is not None:
-        _write_items(job, emails, chunk.last_position + 1)
+        items_write_ahead(job, emails, chunk.last_position + 1)
         if step := _attempt(job, chunk, client, call_log, emails):
             return step
         if time.monotonic() > turn_ends:
@@ -176,131 +159,20 @@ def _turn(
     )
     if not fresh:
         return _Done()
-    flight: _Flight | None = None
-    for position, chunk in enumerate([*fresh, None]):
-        if flight is not None:
-            flight.land()
-            if flight.error is not None:
-                flight.record(call_log)
-                return _after_error(client, call_log, flight.chunk, flight.record_, flight)
-        launched = None
-        if chunk is not None and time.monotonic() < turn_ends and _claim_fresh(chunk):
-            _write_items(job, emails, chunk.last_position + 1)  # written ahead: a no-op
-            launched = _Flight.launch(job, chunk, emails, call_log, sender)
-        if flight is not None:
-            # While the next chunk is in flight: its predecessor's outcome, and the items of
-            # the chunk after it.
-            flight.record(call_log)
-            if position + 1 < len(fresh):
-                _write_items(job, emails, fresh[position + 1].last_position + 1)
-        if launched is None:
-            return None
-        flight = launched
-    return None
-
-
-def _claim_fresh(chunk: RemovalChunk) -> bool:
-    """Mark a never-sent chunk in flight; False if a cancel closed it meanwhile."""
-    claimed = RemovalChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.PENDING).update(
-        status=ChunkStatus.IN_FLIGHT,
-        attempts=1,
-        claimed_by=WORKER_NAME,
-        claimed_at=timezone.now(),
+    pipeline = Pipeline(job, emails, client, call_log)
+    failed = pipeline.run(fresh, turn_ends)
+    if failed is None:
+        finished = not pipeline.cancelled and not _open_chunks(job).exists()
+        return _Done() if finished else None
+    return _after_error(
+        client,
+        call_log,
+        failed.chunk,
+        ChunkRecord(job, failed.chunk),
+        error=failed.error,
+        call=failed.call,
+        pending=failed.pending,
     )
-    chunk.status, chunk.attempts, chunk.orphaned = ChunkStatus.IN_FLIGHT, 1, False
-    return bool(claimed)
-
-
-class _MemoryCallLog:
-    """Keeps a request's answer in memory: the sender thread never touches the database."""
-
-    def __init__(self) -> None:
-        self.answer: dict = {}
-
-    def started(self, *, method: str, path: str, item_count: int, body: str) -> None:
-        return None
-
-    def finished(self, handle, *, status, answer_excerpt, error, duration_ms) -> None:
-        self.answer = {
-            "status": status,
-            "answer_excerpt": answer_excerpt,
-            "error": error,
-            "duration_ms": duration_ms,
-        }
-
-
-class _Sender:
-    """One thread that sends DELETEs, so the job's thread can write while a request is out."""
-
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="woodpecker-send")
-        self._client: WoodpeckerClient | None = None
-
-    def submit(self, emails: list[str]) -> Future:
-        return self._executor.submit(self._send, emails)
-
-    def _send(self, emails: list[str]) -> tuple[list[str] | None, ProviderError | None, dict]:
-        if self._client is None:
-            # The job's thread holds the key's lock; this thread must not ask for it again.
-            self._client = woodpecker_client(call_log=_MemoryCallLog(), guarded=False)
-        log = _MemoryCallLog()
-        self._client.call_log = log
-        try:
-            return self._client.remove(emails), None, log.answer
-        except ProviderError as error:
-            return None, error, log.answer
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
-        if self._client is not None:
-            self._client.close()
-
-
-@dataclass
-class _Flight:
-    """A fresh chunk sent from the sender thread; its call row was written before sending."""
-
-    chunk: RemovalChunk
-    pending: list[str]
-    call: ProviderCall
-    future: Future
-    record_: "_ChunkRecord"
-    removed: list[str] | None = None
-    error: ProviderError | None = None
-    answer: dict | None = None
-
-    @classmethod
-    def launch(
-        cls,
-        job: RemovalJob,
-        chunk: RemovalChunk,
-        emails: list[str],
-        call_log: AuditCallLog,
-        sender: _Sender,
-    ) -> "_Flight":
-        pending = emails[chunk.first_position : chunk.last_position + 1]
-        call_log.purpose = f"remove chunk {chunk.index + 1}"
-        call = call_log.started(
-            method="DELETE",
-            path=BLACKLIST_PATH,
-            item_count=len(pending),
-            body=encode_json({"emails": pending}),
-        )
-        return cls(chunk, pending, call, sender.submit(pending), _ChunkRecord(job, chunk))
-
-    def land(self) -> None:
-        """Wait for the answer (re-raises a crash of the sending code, as a direct call would)."""
-        self.removed, self.error, self.answer = self.future.result()
-
-    def record(self, call_log: AuditCallLog) -> None:
-        call_log.finished(self.call, **self.answer)
-        call_log.last_call = self.call
-        if self.error is None:
-            _after_answer(self.record_, self.pending, self.removed, self.call)
-
-    @property
-    def last_call(self) -> ProviderCall:
-        return self.call
 
 
 def _prepare(job: RemovalJob) -> None:
@@ -339,49 +211,36 @@ def _prepare(job: RemovalJob) -> None:
     job.refresh_from_db()
 
 
-def _write_items(job: RemovalJob, emails: list[str], upto: int) -> None:
-    """Make sure the audit items below position ``upto`` exist (each exactly once).
-
-    Called before a chunk is sent (normally a no-op: they were written ahead) and, for the
-    chunk after next, while a request is in flight, so a million rows never delay a send.
-    """
-    upto = min(upto, len(emails))
-    if job.items_written >= upto:
-        return
-    with transaction.atomic():
-        written = (
-            RemovalJob.objects.select_for_update()
-            .values_list("items_written", flat=True)
-            .get(pk=job.pk)
-        )
-        if written < upto:
-            operation_add_items(job.operation, emails[written:upto], first_position=written)
-            RemovalJob.objects.filter(pk=job.pk).update(items_written=upto)
-            written = upto
-    job.items_written = written
-
-
 def _claim(job: RemovalJob, *, needing_care: bool = False) -> RemovalChunk | None:
     """The next open chunk; with ``needing_care``, only one already tried or orphaned.
 
     Called with the key's lock held, between pipelined runs: a chunk still marked in flight
-    then belongs to a worker that died.
+    then belongs to a worker that died. It is orphaned (its answer lost) only if its last
+    request is in the audit; a claim without one never went out and does not count.
     """
-    open_chunks = RemovalChunk.objects.filter(
-        job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
-    )
+    open_chunks = _open_chunks(job)
     if needing_care:
         open_chunks = open_chunks.filter(Q(status=ChunkStatus.IN_FLIGHT) | Q(attempts__gt=0))
     chunk = open_chunks.order_by("index").first()
     if chunk is None:
         return None
-    chunk.orphaned = chunk.status == ChunkStatus.IN_FLIGHT
+    chunk.orphaned = False
+    if chunk.status == ChunkStatus.IN_FLIGHT:
+        chunk.orphaned = chunk_requests_sent(job, chunk) >= chunk.attempts
+        if not chunk.orphaned:
+            chunk.attempts -= 1
     chunk.status = ChunkStatus.IN_FLIGHT
     chunk.attempts += 1
     chunk.claimed_by = WORKER_NAME
     chunk.claimed_at = timezone.now()
     chunk.save(update_fields=["status", "attempts", "claimed_by", "claimed_at"])
     return chunk
+
+
+def _open_chunks(job: RemovalJob):
+    return RemovalChunk.objects.filter(
+        job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
+    )
 
 
 def _attempt(
@@ -392,14 +251,15 @@ def _attempt(
     emails: list[str],
 ) -> _Retry | _Stop | None:
     """Send the chunk's unsettled addresses once; settle, record and say what comes next."""
-    record = _ChunkRecord(job, chunk)
+    record = ChunkRecord(job, chunk)
+    call_log.batch = chunk.index
     if chunk.attempts == 1 and not chunk.orphaned:
         # First time out: every address of the chunk is pending, no need to ask the database.
         pending = emails[chunk.first_position : chunk.last_position + 1]
     else:
         pending = record.pending()
     if chunk.orphaned and pending:
-        _mark_lost_calls(job)
+        _mark_lost_calls(job, chunk)
         pending = _settle_by_lookup(
             client, call_log, record, pending, why=f"{LOST_ANSWER} (its worker stopped)."
         )
@@ -413,40 +273,23 @@ def _attempt(
         removed = client.remove(pending)
     except ProviderError as error:
         return _after_error(
-            client, call_log, chunk, record, _Sent(pending, error, call_log.last_call)
+            client, call_log, chunk, record, error=error, call=call_log.last_call, pending=pending
         )
-    _after_answer(record, pending, removed, call_log.last_call)
+    record.answered(pending, removed, call_log.last_call)
     return None
-
-
-@dataclass
-class _Sent:
-    pending: list[str]
-    error: ProviderError
-    last_call: ProviderCall | None
-
-
-def _after_answer(
-    record: "_ChunkRecord", pending: list[str], removed: list[str], call: ProviderCall | None
-) -> None:
-    removed_set = {email.lower() for email in removed}
-    if removed_set.issuperset(pending):
-        record.set(ItemOutcome.REMOVED, "Removed from the blacklist.", call)
-    else:
-        record.set(ItemOutcome.REMOVED, "Removed from the blacklist.", call, only=removed_set)
-        record.set(ItemOutcome.NOT_LISTED, "Was not on the blacklist.", call)
-    record.done()
 
 
 def _after_error(
     client: WoodpeckerClient,
     call_log: AuditCallLog,
     chunk: RemovalChunk,
-    record: "_ChunkRecord",
-    sent: "_Sent | _Flight",
+    record: ChunkRecord,
+    *,
+    error: ProviderError,
+    call: ProviderCall | None,
+    pending: list[str],
 ) -> "_Retry | _Stop | None":
     """What a failed send means: stop, settle by look-up, or try again later."""
-    error, call, pending = sent.error, sent.last_call, sent.pending
     if isinstance(error, ProviderAuthError | ProviderValidationError):
         record.set(ItemOutcome.FAILED, error.message, call)
         record.done()
@@ -460,7 +303,7 @@ def _after_error(
 
 
 def _retry_later(
-    chunk: RemovalChunk, record: "_ChunkRecord", error: ProviderError, call: ProviderCall | None
+    chunk: RemovalChunk, record: ChunkRecord, error: ProviderError, call: ProviderCall | None
 ) -> _Retry | _Stop:
     wait = error.retry_after if error.retry_after is not None else min(2.0**chunk.attempts, 60)
     limit = settings.WOODPECKER_MAX_RETRY_AFTER_SECONDS
@@ -481,7 +324,7 @@ def _retry_later(
 def _settle_by_lookup(
     client: WoodpeckerClient,
     call_log: AuditCallLog,
-    record: "_ChunkRecord",
+    record: ChunkRecord,
     pending: list[str],
     *,
     why: str,
@@ -505,75 +348,23 @@ def _settle_by_lookup(
     return [email for email in pending if email in listed]
 
 
-def _mark_lost_calls(job: RemovalJob) -> None:
-    """Say on the dead worker's last request (killed: no finish; crashed: "Interrupted")."""
+def _mark_lost_calls(job: RemovalJob, chunk: RemovalChunk) -> None:
+    """Say on the dead worker's request (killed: no finish; crashed: "Interrupted")."""
     ProviderCall.objects.filter(
         Q(finished_at__isnull=True) | Q(error__startswith="Interrupted"),
         operation=job.operation,
+        batch=chunk.index,
         status_code__isnull=True,
     ).update(
-        error="No answer recorded: the worker stopped during this request. "
+        error="No answer recorded: the worker stopped before recording it. "
         "Its addresses were settled by look-up."
     )
-
-
-class _ChunkRecord:
-    """Writes outcomes of a chunk's still-pending items, a range at a time, not row by row."""
-
-    def __init__(self, job: RemovalJob, chunk: RemovalChunk) -> None:
-        self.job = job
-        self.chunk = chunk
-
-    def _items(self):
-        return OperationItem.objects.filter(
-            operation_id=self.job.operation_id,
-            position__gte=self.chunk.first_position,
-            position__lte=self.chunk.last_position,
-        )
-
-    def pending(self) -> list[str]:
-        pending = self._items().filter(outcome=ItemOutcome.PENDING).order_by("position")
-        return list(pending.values_list("identifier", flat=True))
-
-    def set(
-        self,
-        outcome: str,
-        detail: str,
-        call: ProviderCall | None = None,
-        *,
-        only: Collection[str] | None = None,
-    ) -> None:
-        rows = self._items().filter(outcome=ItemOutcome.PENDING)
-        if only is not None:
-            if not only:
-                return
-            rows = rows.filter(identifier__in=list(only))
-        rows.update(outcome=outcome, detail=detail, **({"call": call} if call else {}))
-
-    def done(self) -> None:
-        """Checkpoint: the chunk is finished and the job's counters include it."""
-        counts = dict(
-            self._items().values("outcome").annotate(n=Count("pk")).values_list("outcome", "n")
-        )
-        advance = {
-            OUTCOME_COUNTER[outcome]: F(OUTCOME_COUNTER[outcome]) + n
-            for outcome, n in counts.items()
-            if outcome in OUTCOME_COUNTER
-        }
-        with transaction.atomic():
-            closed = (
-                RemovalChunk.objects.filter(pk=self.chunk.pk)
-                .exclude(status=ChunkStatus.DONE)
-                .update(status=ChunkStatus.DONE, done_at=timezone.now())
-            )
-            if closed:  # counted once, however often a chunk is closed
-                RemovalJob.objects.filter(pk=self.job.pk).update(**advance)
 
 
 def _stop(job: RemovalJob, reason: str, *, cancelled: bool = False) -> None:
     """Nothing more is sent: every unsent address is recorded as not sent, and why."""
     detail = f"Not sent: {reason}"
-    _write_items(job, job.draft.email_list(), job.total)  # every address accounted for
+    items_write_ahead(job, job.draft.email_list(), job.total)  # every address accounted for
     with transaction.atomic():
         RemovalJob.objects.filter(pk=job.pk).update(
             stop_reason=reason, cancel_requested=job.cancel_requested or cancelled
@@ -583,9 +374,7 @@ def _stop(job: RemovalJob, reason: str, *, cancelled: bool = False) -> None:
             operation=job.operation, outcome=ItemOutcome.PENDING
         ).update(outcome=ItemOutcome.NOT_SENT, detail=detail)
         RemovalJob.objects.filter(pk=job.pk).update(not_sent=F("not_sent") + unsent)
-        RemovalChunk.objects.filter(
-            job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
-        ).update(status=ChunkStatus.NOT_SENT)
+        _open_chunks(job).update(status=ChunkStatus.NOT_SENT)
     job.refresh_from_db()
 
 
@@ -594,9 +383,7 @@ def _finish(job: RemovalJob) -> RemovalJob:
     job.refresh_from_db()
     if job.is_finished:
         return job
-    if RemovalChunk.objects.filter(
-        job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
-    ).exists():
+    if _open_chunks(job).exists():
         return job  # another worker is still on it, or it will be resumed
     if job.cancel_requested:
         status = JobStatus.CANCELLED
@@ -613,9 +400,16 @@ def _finish(job: RemovalJob) -> RemovalJob:
     )
     if won:
         summary = _summary(job, status)
-        operation_finish(job.operation, summary=summary)
+        operation_finish(job.operation, summary=summary, outcome_counts=_outcome_counts(job))
     job.refresh_from_db()
     return job
+
+
+def _outcome_counts(job: RemovalJob) -> dict[str, int]:
+    """The job's tally, kept chunk by chunk from the items' recorded outcomes."""
+    counts = {outcome: getattr(job, counter) for outcome, counter in OUTCOME_COUNTER.items()}
+    counts[ItemOutcome.INVALID] = len(job.draft.invalid_rows)
+    return counts
 
 
 def _summary(job: RemovalJob, status: str) -> str:

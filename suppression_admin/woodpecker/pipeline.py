@@ -1,0 +1,159 @@
+"""Sending a job's fresh chunks back to back, never more than one request in flight.
+
+Woodpecker takes one request at a time, so a job's speed is set by the gap between an
+answer and the next request. The writing is therefore done while a request is out
+(providers.waiting): the previous chunk's answer and outcomes, then the next chunk's audit
+items and its claim. Between an answer and the next request there is only a check for a
+cancel and the next call row, so every request is still in the audit before it is sent.
+"""
+
+import time
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import connection
+
+from suppression_admin.audit.models import ProviderCall
+from suppression_admin.audit.services import AuditCallLog
+from suppression_admin.providers.errors import ProviderError
+from suppression_admin.providers.waiting import WaitingWork
+from suppression_admin.providers.woodpecker import WoodpeckerClient
+from suppression_admin.woodpecker.chunks import (
+    ChunkRecord,
+    chunk_claim_fresh,
+    chunk_release,
+    items_write_ahead,
+)
+from suppression_admin.woodpecker.models import RemovalChunk, RemovalJob
+
+
+@dataclass
+class Flight:
+    """A chunk's request and its answer, recorded while the next request is out."""
+
+    chunk: RemovalChunk
+    pending: list[str]
+    call: ProviderCall
+    answer: dict
+    removed: list[str] | None
+    error: ProviderError | None
+
+    def record(self, job: RemovalJob, call_log: AuditCallLog) -> None:
+        call_log.finished(self.call, **self.answer)
+        if self.error is None:
+            ChunkRecord(job, self.chunk).answered(self.pending, self.removed or [], self.call)
+
+
+class _AnswerLater:
+    """The client's call log while pipelining.
+
+    The call row is written before the request, as always; the answer is only kept, to be
+    written while the next request is out.
+    """
+
+    def __init__(self, log: AuditCallLog) -> None:
+        self._log = log
+        self.call: ProviderCall | None = None
+        self.answer: dict = {}
+
+    def started(self, **request) -> ProviderCall:
+        self.call = self._log.started(**request)
+        return self.call
+
+    def finished(self, handle: object, **answer) -> None:
+        self.answer = answer
+
+
+class Pipeline:
+    def __init__(
+        self,
+        job: RemovalJob,
+        emails: list[str],
+        client: WoodpeckerClient,
+        call_log: AuditCallLog,
+    ) -> None:
+        self.job = job
+        self.emails = emails
+        self.client = client
+        self.call_log = call_log
+        # Whether a cancel cut the run short (found by the check, or a chunk it closed).
+        self.cancelled = False
+        # Compiled once: it runs between an answer and the next request, where building the
+        # query each time would cost more than running it.
+        self._cancel_query = (
+            RemovalJob.objects.filter(pk=job.pk)
+            .values_list("cancel_requested", flat=True)
+            .query.sql_with_params()
+        )
+
+    def run(self, fresh: list[RemovalChunk], turn_ends: float) -> Flight | None:
+        """Send the fresh chunks in order until none is left, the turn ends or one fails.
+
+        The caller holds the key's lock. Returns the failed flight, its answer recorded and
+        its chunk still in flight, for the careful path to settle; None otherwise. Every
+        answered chunk is recorded before this returns.
+        """
+        items_write_ahead(self.job, self.emails, fresh[0].last_position + 1)
+        chunk = self._claim(fresh[0])
+        following = iter(fresh[1:])
+        unrecorded: Flight | None = None
+        while chunk is not None:
+            if self._cancel_requested():
+                chunk_release(chunk)
+                self.cancelled = True
+                break
+            after = next(following, None) if time.monotonic() < turn_ends else None
+            meanwhile = WaitingWork(partial(self._meanwhile, unrecorded, after))
+            try:
+                flight = self._send(chunk, meanwhile)
+            except BaseException:
+                meanwhile.run()  # a crash now must not lose the previous chunk's answer
+                raise
+            unrecorded = None
+            chunk = meanwhile.finish()
+            if flight.error is not None:
+                if chunk is not None:
+                    chunk_release(chunk)
+                flight.record(self.job, self.call_log)
+                return flight
+            unrecorded = flight
+        if unrecorded is not None:
+            unrecorded.record(self.job, self.call_log)
+        return None
+
+    def _send(self, chunk: RemovalChunk, meanwhile: WaitingWork) -> Flight:
+        pending = self.emails[chunk.first_position : chunk.last_position + 1]
+        log = _AnswerLater(self.call_log)
+        self.call_log.purpose = f"remove chunk {chunk.index + 1}"
+        self.call_log.batch = chunk.index
+        self.client.call_log = log
+        try:
+            removed, error = self.client.remove(pending, while_out=meanwhile), None
+        except ProviderError as failure:
+            removed, error = None, failure
+        finally:
+            self.client.call_log = self.call_log
+        assert log.call is not None  # a ProviderError comes only after the call row
+        return Flight(chunk, pending, log.call, log.answer, removed, error)
+
+    def _meanwhile(
+        self, unrecorded: Flight | None, after: RemovalChunk | None
+    ) -> RemovalChunk | None:
+        """The work done while a request is out. Returns the next chunk, claimed, or None."""
+        if unrecorded is not None:
+            unrecorded.record(self.job, self.call_log)
+        if after is None:
+            return None
+        items_write_ahead(self.job, self.emails, after.last_position + 1)
+        return self._claim(after)
+
+    def _claim(self, chunk: RemovalChunk) -> RemovalChunk | None:
+        if chunk_claim_fresh(chunk):
+            return chunk
+        self.cancelled = True  # only a cancel closes a chunk that was never sent
+        return None
+
+    def _cancel_requested(self) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(*self._cancel_query)
+            return bool(cursor.fetchone()[0])
