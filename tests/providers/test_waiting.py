@@ -1,9 +1,11 @@
 """Work done while a request is out, over a real connection."""
 
+import socket
 import threading
 
 import pytest
 
+from suppression_admin.providers import waiting
 from suppression_admin.providers.errors import ProviderUnavailable
 from suppression_admin.providers.waiting import WaitingWork
 from suppression_admin.providers.woodpecker import WoodpeckerClient
@@ -75,3 +77,30 @@ def test_work_is_not_left_behind_for_a_later_request():
             )
         client.remove(["b@example.com"])
     assert runs == []
+
+
+class RecordingSocket:
+    def __init__(self) -> None:
+        self.options: list[tuple[int, int, int]] = []
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.options.append((level, option, value))
+
+
+@pytest.mark.skipif(waiting.TCP_QUICKACK is None, reason="TCP_QUICKACK is Linux's")
+def test_every_answer_is_read_with_quick_acks(monkeypatch):
+    # A server with Nagle's algorithm on holds an answer's body until its headers are
+    # acknowledged; a delayed ACK would stall every request by up to 40 ms.
+    asked: list[socket.socket] = []
+    original = waiting._ack_promptly
+    monkeypatch.setattr(waiting, "_ack_promptly", lambda sock: (asked.append(sock), original(sock)))
+    with serving(lambda method, path, body: (200, {"emails": body["emails"]})) as base_url:
+        client = client_for(base_url)
+        client.remove(["a@example.com"])
+        client.remove(["b@example.com"])
+    assert len(asked) == 2
+    assert all(isinstance(sock, socket.socket) for sock in asked)
+
+    recording = RecordingSocket()
+    waiting._ack_promptly(recording)
+    assert recording.options == [(socket.IPPROTO_TCP, waiting.TCP_QUICKACK, 1)]
