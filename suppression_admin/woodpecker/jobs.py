@@ -86,7 +86,11 @@ def removal_job_run(job_id: int) -> RemovalJob:
 
     Safe to run concurrently for one job and to run again after a crash.
     """
-    job = RemovalJob.objects.select_related("operation", "draft").get(pk=job_id)
+    job = (
+        RemovalJob.objects.select_related("operation", "draft")
+        .defer("draft__unused_csv")
+        .get(pk=job_id)
+    )
     if job.is_finished:
         return job
     # Chunks first, even if nothing can be sent: _stop then still accounts for every address.
@@ -208,7 +212,7 @@ def _prepare(job: RemovalJob) -> None:
             RemovalJob.objects.filter(pk=job.pk).update(
                 prepared=True, status=JobStatus.RUNNING, started_at=timezone.now()
             )
-    job.refresh_from_db()
+    _reload(job)
 
 
 def _claim(job: RemovalJob, *, needing_care: bool = False) -> RemovalChunk | None:
@@ -375,12 +379,12 @@ def _stop(job: RemovalJob, reason: str, *, cancelled: bool = False) -> None:
         ).update(outcome=ItemOutcome.NOT_SENT, detail=detail)
         RemovalJob.objects.filter(pk=job.pk).update(not_sent=F("not_sent") + unsent)
         _open_chunks(job).update(status=ChunkStatus.NOT_SENT)
-    job.refresh_from_db()
+    _reload(job)
 
 
 def _finish(job: RemovalJob) -> RemovalJob:
     """Close the job and its operation once no chunk is left open (exactly once)."""
-    job.refresh_from_db()
+    _reload(job)
     if job.is_finished:
         return job
     if _open_chunks(job).exists():
@@ -401,7 +405,7 @@ def _finish(job: RemovalJob) -> RemovalJob:
     if won:
         summary = _summary(job, status)
         operation_finish(job.operation, summary=summary, outcome_counts=_outcome_counts(job))
-    job.refresh_from_db()
+    _reload(job)
     return job
 
 
@@ -410,6 +414,19 @@ def _outcome_counts(job: RemovalJob) -> dict[str, int]:
     counts = {outcome: getattr(job, counter) for outcome, counter in OUTCOME_COUNTER.items()}
     counts[ItemOutcome.INVALID] = len(job.draft.invalid_rows)
     return counts
+
+
+def _reload(job: RemovalJob) -> None:
+    # Only the job's own columns: a full refresh would drop the cached draft, whose address
+    # list is megabytes for a large job.
+    job.refresh_from_db(fields=_JOB_COLUMNS)
+
+
+_JOB_COLUMNS = [
+    field.attname
+    for field in RemovalJob._meta.concrete_fields
+    if not field.is_relation and not field.primary_key
+]
 
 
 def _summary(job: RemovalJob, status: str) -> str:
