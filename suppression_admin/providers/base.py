@@ -159,25 +159,35 @@ class ProviderClient:
                 method=method, path=path_with_query, item_count=item_count, body=body
             )
         started = time.monotonic()
+
+        def elapsed() -> float:
+            # Work the caller did while the request was out is not the provider's time.
+            return time.monotonic() - started - (while_out.seconds if while_out else 0.0)
+
         status: int | None = None
         text = ""
         try:
             with while_waiting(while_out):
-                status, text, retry_after_header = self._send(method, url, headers, body, started)
+                status, text, retry_after_header = self._send(method, url, headers, body, elapsed)
             answer = self._interpret(status, text, retry_after_header)
         except ProviderError as error:
-            self._finish(handle, started, status, error.answer_excerpt or text, error.message)
+            self._finish(handle, elapsed, status, error.answer_excerpt or text, error.message)
             raise
         except BaseException as error:
             # A crash of ours mid-call (KeyboardInterrupt, a bug): the audit must still say
             # the answer was not recorded, then the error goes on.
-            self._finish(handle, started, status, text, f"Interrupted: {type(error).__name__}")
+            self._finish(handle, elapsed, status, text, f"Interrupted: {type(error).__name__}")
             raise
-        self._finish(handle, started, status, text, "")
+        self._finish(handle, elapsed, status, text, "")
         return answer
 
     def _finish(
-        self, handle: object, started: float, status: int | None, text: str, error: str
+        self,
+        handle: object,
+        elapsed: Callable[[], float],
+        status: int | None,
+        text: str,
+        error: str,
     ) -> None:
         if self.call_log is None:
             return
@@ -186,13 +196,17 @@ class ProviderClient:
             status=status,
             answer_excerpt=text[:EXCERPT_CHARS],
             error=error,
-            duration_ms=int((time.monotonic() - started) * 1000),
+            duration_ms=int(elapsed() * 1000),
         )
 
     def _send(
-        self, method: str, url: str, headers: dict[str, str], body: str, started: float
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: str,
+        elapsed: Callable[[], float],
     ) -> tuple[int, str, str | None]:
-        deadline = started + self.timeouts.deadline
         is_read = method == "GET"
         try:
             response = self.session.request(
@@ -234,7 +248,7 @@ class ProviderClient:
                             provider=self.name,
                             status=response.status_code,
                         )
-                    if time.monotonic() > deadline:
+                    if elapsed() > self.timeouts.deadline:
                         raise self._unknown_or_unreachable(
                             is_read, f"took longer than {self.timeouts.deadline:.0f} s to answer"
                         )

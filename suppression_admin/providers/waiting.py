@@ -16,6 +16,7 @@ never gets that far (no connection, or a transport that bypasses urllib3, such a
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
@@ -40,16 +41,21 @@ class WaitingWork:
         self._work = work
         self.ran = False
         self.result: object = None
+        # How long it took: the request's own timing leaves it out.
+        self.seconds = 0.0
         self._failure: Exception | None = None
 
     def run(self) -> None:
         if self.ran:
             return
         self.ran = True
+        started = time.monotonic()
         try:
             self.result = self._work()
         except Exception as failure:  # kept for finish(), which raises it
             self._failure = failure
+        finally:
+            self.seconds = time.monotonic() - started
 
     def finish(self) -> object:
         """Run the work now if no request gave it the chance; re-raise its failure."""
@@ -85,9 +91,11 @@ def _ack_promptly(sock: socket.socket | None) -> None:
     # on (Python's http.server does, by default) holds the body until the headers are
     # acknowledged, and Linux delays that acknowledgement by up to 40 ms: on every request.
     # Quick ACKs for this answer avoid the stall (Linux only; the option does not persist).
-    if sock is not None and TCP_QUICKACK is not None:
+    # Through an HTTPS proxy the "socket" is urllib3's SSLTransport, which has no options.
+    setsockopt = getattr(sock, "setsockopt", None)
+    if setsockopt is not None and TCP_QUICKACK is not None:
         with suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
+            setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
 
 
 class _WaitingHTTPConnection(HTTPConnection):

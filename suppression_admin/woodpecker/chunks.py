@@ -36,7 +36,8 @@ def chunk_claim_fresh(chunk: RemovalChunk) -> bool:
         claimed_by=WORKER_NAME,
         claimed_at=timezone.now(),
     )
-    chunk.status, chunk.attempts, chunk.orphaned = ChunkStatus.IN_FLIGHT, 1, False
+    if claimed:
+        chunk.status, chunk.attempts, chunk.orphaned = ChunkStatus.IN_FLIGHT, 1, False
     return bool(claimed)
 
 
@@ -134,10 +135,9 @@ class ChunkRecord:
             if outcome in OUTCOME_COUNTER
         }
         with transaction.atomic():
-            closed = (
-                RemovalChunk.objects.filter(pk=self.chunk.pk)
-                .exclude(status=ChunkStatus.DONE)
-                .update(status=ChunkStatus.DONE, done_at=timezone.now())
-            )
-            if closed:  # counted once, however often a chunk is closed
+            closed = RemovalChunk.objects.filter(
+                pk=self.chunk.pk, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
+            ).update(status=ChunkStatus.DONE, done_at=timezone.now())
+            # Counted once, however often a chunk is closed, and never after a stop closed it.
+            if closed:
                 RemovalJob.objects.filter(pk=self.job.pk).update(**advance)

@@ -61,6 +61,7 @@ sleep = time.sleep  # replaced in tests
 TURN_SECONDS = 5.0
 
 LOST_ANSWER = "The request's answer never arrived"
+CANCELLED = "Cancelled at the operator's request."
 KEY_CHANGED = (
     "The Woodpecker API key changed since this job started; it was not continued with "
     "another account's key."
@@ -75,6 +76,7 @@ class _Retry:
 @dataclass
 class _Stop:
     reason: str
+    cancelled: bool = False
 
 
 class _Done:
@@ -112,20 +114,18 @@ def removal_job_run(job_id: int) -> RemovalJob:
             job.refresh_from_db(fields=["cancel_requested", "status"])
             if job.is_finished:
                 break
-            if job.cancel_requested:
-                _stop(job, "Cancelled at the operator's request.", cancelled=True)
-                break
             try:
                 with one_request_at_a_time(
                     api_key, wait_seconds=settings.WOODPECKER_KEY_WAIT_SECONDS
                 ):
                     step = _turn(job, emails, client, call_log)
+                    if isinstance(step, _Stop):
+                        # Under the lock: no request of ours is out, so no chunk in flight
+                        # is overwritten; any left in flight belong to dead workers.
+                        _stop(job, step.reason, cancelled=step.cancelled, lookup=(client, call_log))
             except KeyBusy:
                 continue  # another job holds the key for long; keep waiting our turn
-            if isinstance(step, _Done):
-                break
-            if isinstance(step, _Stop):
-                _stop(job, step.reason)
+            if isinstance(step, _Done | _Stop):
                 break
             if isinstance(step, _Retry):
                 sleep(step.wait)
@@ -147,9 +147,11 @@ def _turn(
     ends after TURN_SECONDS so other jobs and look-ups get the key. Returns None when the
     turn is over, _Done when no chunk is left.
     """
+    if job.cancel_requested:
+        return _Stop(CANCELLED, cancelled=True)
     turn_ends = time.monotonic() + TURN_SECONDS
     call_log.resync()
-    while (chunk := _claim(job, needing_care=True)) is not None:
+    while (chunk := _claim_needing_care(job)) is not None:
         items_write_ahead(job, emails, chunk.last_position + 1)
         if step := _attempt(job, chunk, client, call_log, emails):
             return step
@@ -215,26 +217,28 @@ def _prepare(job: RemovalJob) -> None:
     _reload(job)
 
 
-def _claim(job: RemovalJob, *, needing_care: bool = False) -> RemovalChunk | None:
-    """The next open chunk; with ``needing_care``, only one already tried or orphaned.
+def _claim_needing_care(job: RemovalJob) -> RemovalChunk | None:
+    """The next open chunk already tried, or left in flight by a worker that died.
 
-    Called with the key's lock held, between pipelined runs: a chunk still marked in flight
-    then belongs to a worker that died. It is orphaned (its answer lost) only if its last
-    request is in the audit; a claim without one never went out and does not count.
+    Called with the key's lock held, between pipelined runs. A chunk in flight whose
+    requests are all in the audit (one per attempt) lost its last answer: it is "orphaned",
+    and looked up before anything is sent again; its next attempt is counted only when it
+    is sent. If the audit lacks the last request, that claim never went out and is this
+    attempt. A chunk waiting for a retry starts a new attempt.
     """
-    open_chunks = _open_chunks(job)
-    if needing_care:
-        open_chunks = open_chunks.filter(Q(status=ChunkStatus.IN_FLIGHT) | Q(attempts__gt=0))
-    chunk = open_chunks.order_by("index").first()
+    chunk = (
+        _open_chunks(job)
+        .filter(Q(status=ChunkStatus.IN_FLIGHT) | Q(attempts__gt=0))
+        .order_by("index")
+        .first()
+    )
     if chunk is None:
         return None
-    chunk.orphaned = False
-    if chunk.status == ChunkStatus.IN_FLIGHT:
-        chunk.orphaned = chunk_requests_sent(job, chunk) >= chunk.attempts
-        if not chunk.orphaned:
-            chunk.attempts -= 1
+    in_flight = chunk.status == ChunkStatus.IN_FLIGHT
+    chunk.orphaned = in_flight and chunk_requests_sent(job, chunk) >= chunk.attempts
+    if not in_flight:
+        chunk.attempts += 1
     chunk.status = ChunkStatus.IN_FLIGHT
-    chunk.attempts += 1
     chunk.claimed_by = WORKER_NAME
     chunk.claimed_at = timezone.now()
     chunk.save(update_fields=["status", "attempts", "claimed_by", "claimed_at"])
@@ -257,16 +261,23 @@ def _attempt(
     """Send the chunk's unsettled addresses once; settle, record and say what comes next."""
     record = ChunkRecord(job, chunk)
     call_log.batch = chunk.index
-    if chunk.attempts == 1 and not chunk.orphaned:
+    if chunk.orphaned:
+        pending = record.pending()
+        if pending:
+            pending = _settle_by_lookup(
+                client, call_log, record, pending, why=f"{LOST_ANSWER} (its worker stopped)."
+            )
+        _mark_lost_calls(job, chunk, looked_up=True)
+        if pending:
+            # Counted only now: a worker that dies before this point leaves the chunk
+            # orphaned, and the next one looks it up again rather than sending it blind.
+            chunk.attempts += 1
+            chunk.save(update_fields=["attempts"])
+    elif chunk.attempts == 1:
         # First time out: every address of the chunk is pending, no need to ask the database.
         pending = emails[chunk.first_position : chunk.last_position + 1]
     else:
         pending = record.pending()
-    if chunk.orphaned and pending:
-        _mark_lost_calls(job, chunk)
-        pending = _settle_by_lookup(
-            client, call_log, record, pending, why=f"{LOST_ANSWER} (its worker stopped)."
-        )
     if not pending:
         record.done()
         return None
@@ -352,23 +363,33 @@ def _settle_by_lookup(
     return [email for email in pending if email in listed]
 
 
-def _mark_lost_calls(job: RemovalJob, chunk: RemovalChunk) -> None:
+def _mark_lost_calls(job: RemovalJob, chunk: RemovalChunk, *, looked_up: bool) -> None:
     """Say on the dead worker's request (killed: no finish; crashed: "Interrupted")."""
+    after = " Its addresses were looked up afterwards." if looked_up else ""
     ProviderCall.objects.filter(
         Q(finished_at__isnull=True) | Q(error__startswith="Interrupted"),
         operation=job.operation,
         batch=chunk.index,
         status_code__isnull=True,
-    ).update(
-        error="No answer recorded: the worker stopped before recording it. "
-        "Its addresses were settled by look-up."
-    )
+    ).update(error=f"No answer recorded: the worker stopped before recording it.{after}")
 
 
-def _stop(job: RemovalJob, reason: str, *, cancelled: bool = False) -> None:
-    """Nothing more is sent: every unsent address is recorded as not sent, and why."""
+def _stop(
+    job: RemovalJob,
+    reason: str,
+    *,
+    cancelled: bool = False,
+    lookup: tuple[WoodpeckerClient, AuditCallLog] | None = None,
+) -> None:
+    """Nothing more is sent: every unsent address is recorded as not sent, and why.
+
+    Chunks a dead worker left in flight are settled first: looked up when the caller can
+    (it holds the key's lock and passes ``lookup``), else recorded as unknown.
+    """
     detail = f"Not sent: {reason}"
     items_write_ahead(job, job.draft.email_list(), job.total)  # every address accounted for
+    for chunk in RemovalChunk.objects.filter(job=job, status=ChunkStatus.IN_FLIGHT):
+        _settle_left_in_flight(job, chunk, reason, lookup)
     with transaction.atomic():
         RemovalJob.objects.filter(pk=job.pk).update(
             stop_reason=reason, cancel_requested=job.cancel_requested or cancelled
@@ -380,6 +401,32 @@ def _stop(job: RemovalJob, reason: str, *, cancelled: bool = False) -> None:
         RemovalJob.objects.filter(pk=job.pk).update(not_sent=F("not_sent") + unsent)
         _open_chunks(job).update(status=ChunkStatus.NOT_SENT)
     _reload(job)
+
+
+def _settle_left_in_flight(
+    job: RemovalJob,
+    chunk: RemovalChunk,
+    reason: str,
+    lookup: tuple[WoodpeckerClient, AuditCallLog] | None,
+) -> None:
+    if chunk_requests_sent(job, chunk) < chunk.attempts:
+        return  # claimed, never sent: its addresses are simply not sent
+    record = ChunkRecord(job, chunk)
+    pending = record.pending()
+    lost = f"{LOST_ANSWER} (its worker stopped)"
+    if pending and lookup is not None:
+        client, call_log = lookup
+        call_log.batch = chunk.index
+        still_listed = _settle_by_lookup(client, call_log, record, pending, why=f"{lost}.")
+        record.set(
+            ItemOutcome.NOT_SENT,
+            f"{lost}; a look-up found it still on the blacklist. Not sent again: {reason}",
+            only=still_listed,
+        )
+    elif pending:
+        record.set(ItemOutcome.UNKNOWN, f"{lost}, and it could not be looked up: {reason}")
+    _mark_lost_calls(job, chunk, looked_up=lookup is not None)
+    record.done()
 
 
 def _finish(job: RemovalJob) -> RemovalJob:

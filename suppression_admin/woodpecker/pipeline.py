@@ -7,7 +7,9 @@ items and its claim. Between an answer and the next request there is only a chec
 cancel and the next call row, so every request is still in the audit before it is sent.
 """
 
+import logging
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 
@@ -26,6 +28,8 @@ from suppression_admin.woodpecker.chunks import (
 )
 from suppression_admin.woodpecker.models import RemovalChunk, RemovalJob
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class Flight:
@@ -38,17 +42,21 @@ class Flight:
     removed: list[str] | None
     error: ProviderError | None
 
+    recorded: bool = False
+
     def record(self, job: RemovalJob, call_log: AuditCallLog) -> None:
         call_log.finished(self.call, **self.answer)
         if self.error is None:
             ChunkRecord(job, self.chunk).answered(self.pending, self.removed or [], self.call)
+        self.recorded = True
 
 
 class _AnswerLater:
     """The client's call log while pipelining.
 
-    The call row is written before the request, as always; the answer is only kept, to be
-    written while the next request is out.
+    The call row is written before the request, as always; the answer is only kept here
+    (``finished`` writes nothing): the pipeline writes it while the next request is out, or
+    at once if the run ends or fails.
     """
 
     def __init__(self, log: AuditCallLog) -> None:
@@ -94,32 +102,47 @@ class Pipeline:
         answered chunk is recorded before this returns.
         """
         items_write_ahead(self.job, self.emails, fresh[0].last_position + 1)
-        chunk = self._claim(fresh[0])
+        chunk = self._claim(fresh[0])  # claimed, not yet sent
         following = iter(fresh[1:])
-        unrecorded: Flight | None = None
-        while chunk is not None:
-            if self._cancel_requested():
-                chunk_release(chunk)
-                self.cancelled = True
-                break
-            after = next(following, None) if time.monotonic() < turn_ends else None
-            meanwhile = WaitingWork(partial(self._meanwhile, unrecorded, after))
-            try:
-                flight = self._send(chunk, meanwhile)
-            except BaseException:
-                meanwhile.run()  # a crash now must not lose the previous chunk's answer
-                raise
-            unrecorded = None
-            chunk = meanwhile.finish()
-            if flight.error is not None:
-                if chunk is not None:
+        unrecorded: Flight | None = None  # answered; recorded while the next one is out
+        current: Flight | None = None
+        meanwhile: WaitingWork | None = None
+        try:
+            while chunk is not None:
+                if self._cancel_requested():
                     chunk_release(chunk)
-                flight.record(self.job, self.call_log)
-                return flight
-            unrecorded = flight
+                    self.cancelled = True
+                    break
+                after = next(following, None) if time.monotonic() < turn_ends else None
+                meanwhile = WaitingWork(partial(self._meanwhile, unrecorded, after))
+                sending, chunk, current = chunk, None, None
+                current = self._send(sending, meanwhile)
+                chunk = meanwhile.finish()
+                if current.error is not None:
+                    if chunk is not None:
+                        chunk_release(chunk)
+                    current.record(self.job, self.call_log)
+                    return current
+                unrecorded = current
+        except BaseException:
+            # A crash of ours: keep the answers in hand, give back the claims never sent.
+            for flight in (unrecorded, current):
+                if flight is not None and not flight.recorded:
+                    self._record_despite_the_crash(flight)
+            for unsent in (chunk, meanwhile.result if meanwhile else None):
+                if isinstance(unsent, RemovalChunk):
+                    with suppress(Exception):
+                        chunk_release(unsent)
+            raise
         if unrecorded is not None:
             unrecorded.record(self.job, self.call_log)
         return None
+
+    def _record_despite_the_crash(self, flight: Flight) -> None:
+        try:
+            flight.record(self.job, self.call_log)
+        except Exception:
+            logger.exception("Could not record chunk %s's answer", flight.chunk.index + 1)
 
     def _send(self, chunk: RemovalChunk, meanwhile: WaitingWork) -> Flight:
         pending = self.emails[chunk.first_position : chunk.last_position + 1]
@@ -131,6 +154,10 @@ class Pipeline:
             removed, error = self.client.remove(pending, while_out=meanwhile), None
         except ProviderError as failure:
             removed, error = None, failure
+        except BaseException:
+            if log.call is not None and log.answer:  # "Interrupted: ...", as the client says
+                self.call_log.finished(log.call, **log.answer)
+            raise
         finally:
             self.client.call_log = self.call_log
         assert log.call is not None  # a ProviderError comes only after the call row

@@ -113,7 +113,7 @@ def test_a_worker_killed_mid_job_is_resumed_without_resending_confirmed_chunks(
     assert limiter.max_queued == 0
     lost = [call for call in calls if call.method == "DELETE" and call.status_code is None]
     assert len(lost) == 1
-    assert "settled by look-up" in lost[0].error
+    assert "looked up afterwards" in lost[0].error
     lookups = [call for call in calls if call.method == "GET"]
     # Only the lost chunk was settled by looking its addresses up; the chunk claimed while
     # it was out, but never sent, was simply sent.
