@@ -2,10 +2,12 @@
 
 import socket
 import threading
+import time
 
 import pytest
 
 from suppression_admin.providers import waiting
+from suppression_admin.providers.base import Timeouts
 from suppression_admin.providers.errors import ProviderUnavailable
 from suppression_admin.providers.waiting import WaitingWork
 from suppression_admin.providers.woodpecker import WoodpeckerClient
@@ -104,3 +106,31 @@ def test_every_answer_is_read_with_quick_acks(monkeypatch):
     recording = RecordingSocket()
     waiting._ack_promptly(recording)
     assert recording.options == [(socket.IPPROTO_TCP, waiting.TCP_QUICKACK, 1)]
+
+
+class RecordingCallLog:
+    def __init__(self) -> None:
+        self.answers: list[dict] = []
+
+    def started(self, **request) -> object:
+        return object()
+
+    def finished(self, handle, **answer) -> None:
+        self.answers.append(answer)
+
+
+def test_the_work_does_not_count_against_the_requests_deadline_or_duration():
+    log = RecordingCallLog()
+    with serving(lambda method, path, body: (200, {"emails": body["emails"]})) as base_url:
+        client = WoodpeckerClient(
+            base_url=base_url,
+            api_key="test-key",
+            timeouts=Timeouts(connect=1.0, read=1.0, deadline=0.5),
+            call_log=log,
+        )
+        slow_work = WaitingWork(lambda: time.sleep(0.8))  # longer than the whole deadline
+        removed = client.remove(["a@example.com"], while_out=slow_work)
+    assert slow_work.ran
+    assert removed == ["a@example.com"]
+    assert log.answers[0]["error"] == ""
+    assert log.answers[0]["duration_ms"] < 500

@@ -13,6 +13,7 @@ from django.db import connections
 from suppression_admin.audit.models import ProviderCall
 from suppression_admin.woodpecker.jobs import removal_job_run
 from suppression_admin.woodpecker.models import ChunkStatus, JobStatus, RemovalChunk, RemovalJob
+from suppression_admin.woodpecker.pipeline import Pipeline
 from suppression_admin.woodpecker.services import removal_job_cancel
 from tests.http_server import serving
 from tests.woodpecker.factories import addresses, start_job
@@ -107,3 +108,59 @@ def test_a_cancel_after_the_next_chunk_was_claimed_stops_after_the_chunk_in_flig
         ChunkStatus.NOT_SENT,
     ]
     assert job.operation.calls.count() == 1
+
+
+def test_a_rate_limited_chunk_gives_back_the_next_one_it_had_claimed(
+    operator, settings, monkeypatch
+):
+    monkeypatch.setattr("suppression_admin.woodpecker.jobs.sleep", lambda seconds: None)
+    job = start_job(operator, addresses(1500), schedule=False)
+    rate_limited: list[bool] = []
+    next_claimed_meanwhile: list[bool] = []
+
+    def answer(method, path, body):
+        try:
+            if method == "DELETE" and not rate_limited:
+                rate_limited.append(True)
+                # Only answered once the next chunk is claimed: the hook ran meanwhile.
+                next_claimed_meanwhile.append(
+                    eventually(lambda: chunk_status(job, 1) == ChunkStatus.IN_FLIGHT)
+                )
+                return 429, {"title": "Too many requests", "status": 429}
+            return 200, {"emails": body["emails"]}
+        finally:
+            connections.close_all()
+
+    with serving(answer) as base_url:
+        settings.WOODPECKER_BASE_URL = f"{base_url}/rest"
+        job = removal_job_run(job.pk)
+
+    assert next_claimed_meanwhile == [True]
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.removed == 1500
+    calls = list(job.operation.calls.values_list("batch", "status_code"))
+    # The refused chunk again, then the others: the claimed one went out once, fresh.
+    assert calls == [(0, 429), (0, 200), (1, 200), (2, 200)]
+    assert RemovalChunk.objects.get(job=job, index=1).attempts == 1
+
+
+def test_a_failed_write_while_a_request_is_out_keeps_the_answer_it_got(
+    operator, settings, monkeypatch
+):
+    job = start_job(operator, addresses(1000), schedule=False)
+
+    def the_database_went_away(*args):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(Pipeline, "_meanwhile", the_database_went_away)
+    answer, deletes = woodpecker_that(lambda n, emails: None)
+    with serving(answer) as base_url:
+        settings.WOODPECKER_BASE_URL = f"{base_url}/rest"
+        with pytest.raises(RuntimeError, match="went away"):
+            removal_job_run(job.pk)
+
+    assert len(deletes) == 1
+    first = RemovalChunk.objects.get(job=job, index=0)
+    assert first.status == ChunkStatus.DONE  # its answer was recorded despite the failure
+    assert job.operation.calls.get().status_code == 200
+    assert RemovalChunk.objects.get(job=job, index=1).status == ChunkStatus.PENDING
