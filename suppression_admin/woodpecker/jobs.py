@@ -15,6 +15,7 @@ stays "running" there forever, while the job resumes as soon as any worker runs 
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -70,7 +71,13 @@ KEY_CHANGED = (
 
 @dataclass
 class _Retry:
-    wait: float
+    """Woodpecker asked to wait (429/503): the job rests until ``until``."""
+
+    until: datetime
+
+    @property
+    def wait(self) -> float:
+        return max(0.0, (self.until - timezone.now()).total_seconds())
 
 
 @dataclass
@@ -111,7 +118,7 @@ def removal_job_run(job_id: int) -> RemovalJob:
     client = woodpecker_client(call_log=call_log)
     try:
         while True:
-            job.refresh_from_db(fields=["cancel_requested", "status"])
+            job.refresh_from_db(fields=["cancel_requested", "status", "resume_at"])
             if job.is_finished:
                 break
             try:
@@ -129,6 +136,8 @@ def removal_job_run(job_id: int) -> RemovalJob:
                 break
             if isinstance(step, _Retry):
                 sleep(step.wait)
+                # Rested: the job may go on (unless Woodpecker has asked for a new wait).
+                RemovalJob.objects.filter(pk=job.pk, resume_at=step.until).update(resume_at=None)
     finally:
         client.close()
     return _finish(job)
@@ -149,6 +158,8 @@ def _turn(
     """
     if job.cancel_requested:
         return _Stop(CANCELLED, cancelled=True)
+    if job.resume_at and job.resume_at > timezone.now():
+        return _Retry(job.resume_at)  # another worker was told to wait; so is this one
     turn_ends = time.monotonic() + TURN_SECONDS
     call_log.resync()
     while (chunk := _claim_needing_care(job)) is not None:
@@ -331,9 +342,12 @@ def _retry_later(
         record.set(ItemOutcome.FAILED, f"{error.message} {why} Not removed.", call)
         record.done()
         return _Stop(f"{error.message} {why}")
-    # Back to pending: nothing of it is in flight while we wait, and any worker may resume it.
+    # Back to pending: nothing of it is in flight while we wait, and any worker may resume
+    # it, but none before the wait is over.
     RemovalChunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.PENDING)
-    return _Retry(wait)
+    until = timezone.now() + timedelta(seconds=wait)
+    RemovalJob.objects.filter(pk=record.job.pk).update(resume_at=until)
+    return _Retry(until)
 
 
 def _settle_by_lookup(

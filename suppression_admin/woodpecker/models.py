@@ -95,6 +95,8 @@ class RemovalJob(models.Model):
     # positions below this one exist.
     items_written = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # Woodpecker asked us to wait (429/503, Retry-After): no worker sends for the job before.
+    resume_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.TextField(blank=True)
     # Progress counters, advanced once per finished chunk.
     removed = models.PositiveIntegerField(default=0)
@@ -112,6 +114,11 @@ class RemovalJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def resting(self) -> bool:
+        """Waiting because Woodpecker asked us to (429/503 with Retry-After)."""
+        return not self.is_finished and bool(self.resume_at and self.resume_at > timezone.now())
 
     @property
     def processed(self) -> int:

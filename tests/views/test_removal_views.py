@@ -1,10 +1,12 @@
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 import responses
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from suppression_admin.woodpecker.jobs import removal_job_run
 from suppression_admin.woodpecker.models import JobStatus, RemovalDraft, RemovalJob
@@ -189,6 +191,19 @@ def test_job_page_shows_progress_then_the_result(operator_client, operator):
     assert "1 invalid row in the file, not sent." in job.operation.summary
     mine = operator_client.get(reverse("woodpecker:jobs")).content.decode()
     assert f"#{job.pk}" in mine
+
+
+def test_job_page_says_when_woodpecker_asked_us_to_wait(operator_client):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    operator_client.post(reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": "x"})
+    job = RemovalJob.objects.get()
+    page = reverse("woodpecker:job_detail", args=[job.pk])
+    assert b'data-testid="resting"' not in operator_client.get(page).content
+    resume_at = timezone.now() + timedelta(seconds=30)
+    RemovalJob.objects.filter(pk=job.pk).update(resume_at=resume_at)
+    html = operator_client.get(page).content.decode()
+    assert f"resuming at {resume_at:%H:%M:%S} UTC" in html
 
 
 def test_cancel_asks_the_job_to_stop(operator_client):
