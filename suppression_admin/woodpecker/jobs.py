@@ -13,6 +13,7 @@ stays "running" there forever, while the job resumes as soon as any worker runs 
 """
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,7 +45,12 @@ from suppression_admin.woodpecker.chunks import (
     chunk_requests_sent,
     items_write_ahead,
 )
-from suppression_admin.woodpecker.keylock import KeyBusy, key_fingerprint, one_request_at_a_time
+from suppression_admin.woodpecker.keylock import (
+    KeyBusy,
+    key_fingerprint,
+    key_lock,
+    one_request_at_a_time,
+)
 from suppression_admin.woodpecker.models import (
     FINISHED_STATUSES,
     ChunkStatus,
@@ -60,6 +66,8 @@ sleep = time.sleep  # replaced in tests
 
 # How long one worker keeps a key before letting other jobs and look-ups have a turn.
 TURN_SECONDS = 5.0
+# A wait Woodpecker asked for is slept in slices this long, checking for a cancel between.
+REST_SLICE_SECONDS = 1.0
 
 LOST_ANSWER = "The request's answer never arrived"
 CANCELLED = "Cancelled at the operator's request."
@@ -107,11 +115,9 @@ def removal_job_run(job_id: int) -> RemovalJob:
     try:
         api_key = woodpecker_endpoint().api_key
     except ProviderNotConfigured as error:
-        _stop(job, str(error))
-        return _finish(job)
+        return _stop_without_the_key(job, str(error))
     if key_fingerprint(api_key) != job.key_fingerprint:
-        _stop(job, KEY_CHANGED)
-        return _finish(job)
+        return _stop_without_the_key(job, KEY_CHANGED)
 
     emails = job.draft.email_list()
     call_log = AuditCallLog(job.operation)
@@ -121,6 +127,9 @@ def removal_job_run(job_id: int) -> RemovalJob:
             job.refresh_from_db(fields=["cancel_requested", "status", "resume_at"])
             if job.is_finished:
                 break
+            if job.cancel_requested:
+                # The stop accounts for every address; the writing need not hold the key.
+                items_write_ahead(job, emails, job.total)
             try:
                 with one_request_at_a_time(
                     api_key, wait_seconds=settings.WOODPECKER_KEY_WAIT_SECONDS
@@ -128,19 +137,46 @@ def removal_job_run(job_id: int) -> RemovalJob:
                     step = _turn(job, emails, client, call_log)
                     if isinstance(step, _Stop):
                         # Under the lock: no request of ours is out, so no chunk in flight
-                        # is overwritten; any left in flight belong to dead workers.
-                        _stop(job, step.reason, cancelled=step.cancelled, lookup=(client, call_log))
+                        # is overwritten; any left in flight belong to dead workers. They
+                        # are looked up, unless Woodpecker asked us to wait.
+                        lookup = None if _reloaded(job).resting else (client, call_log)
+                        _stop(job, step.reason, cancelled=step.cancelled, lookup=lookup)
             except KeyBusy:
                 continue  # another job holds the key for long; keep waiting our turn
             if isinstance(step, _Done | _Stop):
                 break
             if isinstance(step, _Retry):
-                sleep(step.wait)
-                # Rested: the job may go on (unless Woodpecker has asked for a new wait).
-                RemovalJob.objects.filter(pk=job.pk, resume_at=step.until).update(resume_at=None)
+                _rest(job, step)
     finally:
         client.close()
     return _finish(job)
+
+
+def _rest(job: RemovalJob, step: _Retry) -> None:
+    """Wait as Woodpecker asked, a slice at a time, so that a cancel is not kept waiting."""
+    slices = max(1, math.ceil(step.wait / REST_SLICE_SECONDS))
+    for _ in range(slices):
+        sleep(step.wait / slices)
+        job.refresh_from_db(fields=["cancel_requested"])
+        if job.cancel_requested:
+            return
+    # Rested: the job may go on (unless Woodpecker has asked for a new wait meanwhile).
+    RemovalJob.objects.filter(pk=job.pk, resume_at=step.until).update(resume_at=None)
+
+
+def _stop_without_the_key(job: RemovalJob, reason: str) -> RemovalJob:
+    """Stop a job whose key is gone or changed, under the lock its old key named.
+
+    A worker still running with the old key has no request out while this holds the lock;
+    chunks left in flight cannot be looked up with another account's key: they are unknown.
+    """
+    while True:
+        try:
+            with key_lock(job.key_fingerprint, wait_seconds=settings.WOODPECKER_KEY_WAIT_SECONDS):
+                _stop(job, reason)
+            return _finish(job)
+        except KeyBusy:
+            continue
 
 
 def _turn(
@@ -156,12 +192,12 @@ def _turn(
     ends after TURN_SECONDS so other jobs and look-ups get the key. Returns None when the
     turn is over, _Done when no chunk is left.
     """
+    call_log.resync()
     if job.cancel_requested:
         return _Stop(CANCELLED, cancelled=True)
     if job.resume_at and job.resume_at > timezone.now():
         return _Retry(job.resume_at)  # another worker was told to wait; so is this one
     turn_ends = time.monotonic() + TURN_SECONDS
-    call_log.resync()
     while (chunk := _claim_needing_care(job)) is not None:
         items_write_ahead(job, emails, chunk.last_position + 1)
         if step := _attempt(job, chunk, client, call_log, emails):
@@ -274,11 +310,13 @@ def _attempt(
     call_log.batch = chunk.index
     if chunk.orphaned:
         pending = record.pending()
+        looked_up = True  # nothing pending: an earlier look-up settled them all
         if pending:
-            pending = _settle_by_lookup(
+            still_listed = _settle_by_lookup(
                 client, call_log, record, pending, why=f"{LOST_ANSWER} (its worker stopped)."
             )
-        _mark_lost_calls(job, chunk, looked_up=True)
+            looked_up, pending = still_listed is not None, still_listed or []
+        _mark_lost_calls(job, chunk, looked_up=looked_up)
         if pending:
             # Counted only now: a worker that dies before this point leaves the chunk
             # orphaned, and the next one looks it up again rather than sending it blind.
@@ -321,7 +359,7 @@ def _after_error(
         record.done()
         return _Stop(error.message)
     if not error.proves_not_applied:
-        pending = _settle_by_lookup(client, call_log, record, pending, why=error.message)
+        pending = _settle_by_lookup(client, call_log, record, pending, why=error.message) or []
         if not pending:
             record.done()
             return None
@@ -357,8 +395,11 @@ def _settle_by_lookup(
     pending: list[str],
     *,
     why: str,
-) -> list[str]:
-    """Look the addresses up: gone ones are settled, listed ones come back to be re-sent."""
+) -> list[str] | None:
+    """Look the addresses up: gone ones are settled; returns the ones still listed.
+
+    If the look-up fails, they are recorded as unknown and None is returned.
+    """
     call_log.purpose = "look-up to settle an unknown outcome"
     try:
         listed = {email.lower() for email in client.lookup(pending)}
@@ -366,7 +407,7 @@ def _settle_by_lookup(
         record.set(
             ItemOutcome.UNKNOWN, f"{why} The look-up to check it failed too: {error.message}"
         )
-        return []
+        return None
     gone = [email for email in pending if email not in listed]
     record.set(
         ItemOutcome.REMOVED,
@@ -428,18 +469,20 @@ def _settle_left_in_flight(
     record = ChunkRecord(job, chunk)
     pending = record.pending()
     lost = f"{LOST_ANSWER} (its worker stopped)"
+    looked_up = not pending
     if pending and lookup is not None:
         client, call_log = lookup
         call_log.batch = chunk.index
         still_listed = _settle_by_lookup(client, call_log, record, pending, why=f"{lost}.")
+        looked_up = still_listed is not None
         record.set(
             ItemOutcome.NOT_SENT,
             f"{lost}; a look-up found it still on the blacklist. Not sent again: {reason}",
-            only=still_listed,
+            only=still_listed or [],
         )
     elif pending:
         record.set(ItemOutcome.UNKNOWN, f"{lost}, and it could not be looked up: {reason}")
-    _mark_lost_calls(job, chunk, looked_up=lookup is not None)
+    _mark_lost_calls(job, chunk, looked_up=looked_up)
     record.done()
 
 
@@ -475,6 +518,11 @@ def _outcome_counts(job: RemovalJob) -> dict[str, int]:
     counts = {outcome: getattr(job, counter) for outcome, counter in OUTCOME_COUNTER.items()}
     counts[ItemOutcome.INVALID] = len(job.draft.invalid_rows)
     return counts
+
+
+def _reloaded(job: RemovalJob) -> RemovalJob:
+    _reload(job)
+    return job
 
 
 def _reload(job: RemovalJob) -> None:

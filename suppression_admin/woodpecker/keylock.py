@@ -46,7 +46,13 @@ def one_request_at_a_time(api_key: str, *, wait_seconds: float) -> Iterator[None
     Re-entrant within a thread: a job holds it across claiming and sending a chunk, and the
     client's own per-request guard inside that block then costs nothing.
     """
-    fingerprint = key_fingerprint(api_key)
+    with key_lock(key_fingerprint(api_key), wait_seconds=wait_seconds):
+        yield
+
+
+@contextmanager
+def key_lock(fingerprint: str, *, wait_seconds: float) -> Iterator[None]:
+    """The same lock, named by the key's fingerprint: for a job whose key is gone."""
     held: set[str] = _held.__dict__.setdefault("fingerprints", set())
     if fingerprint in held:
         yield

@@ -84,7 +84,8 @@ class Pipeline:
         self.emails = emails
         self.client = client
         self.call_log = call_log
-        # Whether a cancel cut the run short (found by the check, or a chunk it closed).
+        # Whether a cancel cut the run short (found by the check, or a chunk it closed),
+        # or a stop closed the chunks.
         self.cancelled = False
         # Compiled once: it runs between an answer and the next request, where building the
         # query each time would cost more than running it.
@@ -177,7 +178,7 @@ class Pipeline:
     def _claim(self, chunk: RemovalChunk) -> RemovalChunk | None:
         if chunk_claim_fresh(chunk):
             return chunk
-        self.cancelled = True  # only a cancel closes a chunk that was never sent
+        self.cancelled = True  # closed by a cancel (or a stop): nothing more goes out
         return None
 
     def _cancel_requested(self) -> bool:

@@ -115,3 +115,21 @@ def test_an_answer_recorded_after_a_stop_closed_its_chunk_is_not_counted_again(o
     ChunkRecord(job, chunk).done()
     assert RemovalJob.objects.get(pk=job.pk).processed == before
     assert RemovalChunk.objects.get(pk=chunk.pk).status == ChunkStatus.NOT_SENT
+
+
+@responses.activate
+def test_with_the_key_changed_a_dead_workers_chunk_is_unknown_never_not_sent(operator, settings):
+    emails = addresses(1000)
+    job = killed_mid_turn(operator, emails, sent=[0], claimed=[1])
+    settings.WOODPECKER_API_KEY = "another-account-key"
+
+    job = removal_job_run(job.pk)
+
+    assert len(responses.calls) == 0  # another account's key is never used for this job
+    assert job.status == JobStatus.FAILED
+    assert (job.unknown, job.not_sent) == (500, 500)
+    first = job.operation.items.get(identifier=emails[0])
+    assert first.outcome == ItemOutcome.UNKNOWN
+    assert "could not be looked up" in first.detail
+    lost = job.operation.calls.get()
+    assert lost.error == "No answer recorded: the worker stopped before recording it."

@@ -24,8 +24,10 @@ pytestmark = pytest.mark.usefixtures("live_providers")
 
 @pytest.fixture
 def waits(monkeypatch):
+    """The rests the job asks for, each in one piece, instead of sleeping through them."""
     recorded: list[float] = []
     monkeypatch.setattr("suppression_admin.woodpecker.jobs.sleep", recorded.append)
+    monkeypatch.setattr("suppression_admin.woodpecker.jobs.REST_SLICE_SECONDS", 3600)
     return recorded
 
 
@@ -117,12 +119,34 @@ def test_a_wait_woodpecker_asked_for_holds_every_worker_of_the_job(operator, mon
             removal_job_run(job.pk)  # meanwhile, a second worker picks the job up
 
     monkeypatch.setattr("suppression_admin.woodpecker.jobs.sleep", sleep)
+    monkeypatch.setattr("suppression_admin.woodpecker.jobs.REST_SLICE_SECONDS", 3600)
     job = removal_job_run(job.pk)
 
     # The second worker waited out the first one's 429 before sending anything.
     assert slept == [(30, 1), (30, 1)]
     assert job.status == JobStatus.SUCCEEDED
     assert len(deletes()) == 3
+
+
+@responses.activate
+def test_a_cancel_during_a_long_wait_is_not_kept_waiting(operator, monkeypatch):
+    responses.add(responses.DELETE, URL, status=429, headers={"Retry-After": "30"}, json={})
+    job = start_job(operator, addresses(1000))
+    slept: list[float] = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        if len(slept) == 3:
+            removal_job_cancel(RemovalJob.objects.get(pk=job.pk))
+
+    monkeypatch.setattr("suppression_admin.woodpecker.jobs.sleep", sleep)
+    job = removal_job_run(job.pk)
+
+    assert len(slept) == 3  # of 30 one-second slices
+    assert sum(slept) == pytest.approx(3, abs=0.1)
+    assert job.status == JobStatus.CANCELLED
+    assert len(deletes()) == 1
+    assert job.not_sent == 1000
 
 
 @responses.activate
