@@ -14,7 +14,7 @@ from itertools import islice
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from suppression_admin.audit.models import (
@@ -232,6 +232,37 @@ def summarise(counts: Mapping[str, int]) -> str:
     return f"{sum(counts.values())} requested: " + ", ".join(parts) + "."
 
 
+class CallRefused(Exception):
+    """The condition given to AuditCallLog.started held: no row, and no request."""
+
+
+def _insert_unless(call: ProviderCall, unless: QuerySet) -> bool:
+    """INSERT the call's row unless ``unless`` finds a row: one statement, one round trip.
+
+    Django's ORM has no conditional insert; this writes the row as ``save()`` would (the
+    fields' own conversions to database values), as INSERT ... SELECT ... WHERE NOT EXISTS.
+    """
+    fields = [field for field in ProviderCall._meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(field.pre_save(call, True), connection) for field in fields]
+    condition, condition_params = unless.values("pk").query.sql_with_params()
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(ProviderCall._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"SELECT {', '.join(['%s'] * len(fields))} WHERE NOT EXISTS ({condition}) "
+        f"RETURNING {quote(ProviderCall._meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *condition_params])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    call.pk = row[0]
+    call._state.adding = False
+    call._state.db = connection.alias
+    return True
+
+
 class AuditCallLog:
     """A providers.base.CallLog that writes one ProviderCall row per HTTP request.
 
@@ -256,13 +287,26 @@ class AuditCallLog:
         latest = ProviderCall.objects.filter(operation=self.operation).aggregate(n=Max("sequence"))
         self._sequence = latest["n"] or 0
 
-    def started(self, *, method: str, path: str, item_count: int, body: str) -> ProviderCall:
+    def started(
+        self,
+        *,
+        method: str,
+        path: str,
+        item_count: int,
+        body: str,
+        unless: QuerySet | None = None,
+    ) -> ProviderCall:
+        """Commit the call's row; with ``unless``, only if that query finds nothing.
+
+        ``unless`` is decided in the statement that writes the row, so nothing can change
+        in between (a removal job passes "the job was cancelled"). Raises CallRefused when
+        it finds something: then nothing is written and the request must not be sent.
+        """
         if self._sequence is None:
             self.resync()
-        self._sequence += 1
-        call = ProviderCall.objects.create(
+        call = ProviderCall(
             operation=self.operation,
-            sequence=self._sequence,
+            sequence=self._sequence + 1,
             purpose=self.purpose,
             batch=self.batch,
             method=method,
@@ -270,6 +314,11 @@ class AuditCallLog:
             item_count=item_count,
             request_body=body[:REQUEST_BODY_CHARS],
         )
+        if unless is None:
+            call.save(force_insert=True)
+        elif not _insert_unless(call, unless):
+            raise CallRefused
+        self._sequence += 1
         self.last_call = call
         return call
 

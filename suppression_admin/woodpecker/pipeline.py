@@ -3,8 +3,9 @@
 Woodpecker takes one request at a time, so a job's speed is set by the gap between an
 answer and the next request. The writing is therefore done while a request is out
 (providers.waiting): the previous chunk's answer and outcomes, then the next chunk's audit
-items and its claim. Between an answer and the next request there is only a check for a
-cancel and the next call row, so every request is still in the audit before it is sent.
+items and its claim. Between an answer and the next request there is only the next call
+row, written by a statement that also checks for a cancel, so every request is still in
+the audit before it is sent.
 """
 
 import logging
@@ -13,10 +14,10 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 
-from django.db import connection
+from django.db.models import QuerySet
 
 from suppression_admin.audit.models import ProviderCall
-from suppression_admin.audit.services import AuditCallLog
+from suppression_admin.audit.services import AuditCallLog, CallRefused
 from suppression_admin.providers.errors import ProviderError
 from suppression_admin.providers.waiting import WaitingWork
 from suppression_admin.providers.woodpecker import WoodpeckerClient
@@ -59,13 +60,14 @@ class _AnswerLater:
     at once if the run ends or fails.
     """
 
-    def __init__(self, log: AuditCallLog) -> None:
+    def __init__(self, log: AuditCallLog, *, unless: QuerySet) -> None:
         self._log = log
+        self._unless = unless
         self.call: ProviderCall | None = None
         self.answer: dict = {}
 
     def started(self, **request) -> ProviderCall:
-        self.call = self._log.started(**request)
+        self.call = self._log.started(**request, unless=self._unless)
         return self.call
 
     def finished(self, handle: object, **answer) -> None:
@@ -87,13 +89,9 @@ class Pipeline:
         # Whether a cancel cut the run short (found by the check, or a chunk it closed),
         # or a stop closed the chunks.
         self.cancelled = False
-        # Compiled once: it runs between an answer and the next request, where building the
-        # query each time would cost more than running it.
-        self._cancel_query = (
-            RemovalJob.objects.filter(pk=job.pk)
-            .values_list("cancel_requested", flat=True)
-            .query.sql_with_params()
-        )
+        # Checked in the statement that writes each request's call row: a cancel either came
+        # first (nothing is written or sent) or comes after (the chunk is in flight).
+        self._cancelled = RemovalJob.objects.filter(pk=job.pk, cancel_requested=True)
 
     def run(self, fresh: list[RemovalChunk], turn_ends: float) -> Flight | None:
         """Send the fresh chunks in order until none is left, the turn ends or one fails.
@@ -110,14 +108,14 @@ class Pipeline:
         meanwhile: WaitingWork | None = None
         try:
             while chunk is not None:
-                if self._cancel_requested():
-                    chunk_release(chunk)
-                    self.cancelled = True
-                    break
                 after = next(following, None) if time.monotonic() < turn_ends else None
                 meanwhile = WaitingWork(partial(self._meanwhile, unrecorded, after))
                 sending, chunk, current = chunk, None, None
                 current = self._send(sending, meanwhile)
+                if current is None:  # cancelled before it went out
+                    chunk_release(sending)
+                    self.cancelled = True
+                    break
                 chunk = meanwhile.finish()
                 if current.error is not None:
                     if chunk is not None:
@@ -145,9 +143,10 @@ class Pipeline:
         except Exception:
             logger.exception("Could not record chunk %s's answer", flight.chunk.index + 1)
 
-    def _send(self, chunk: RemovalChunk, meanwhile: WaitingWork) -> Flight:
+    def _send(self, chunk: RemovalChunk, meanwhile: WaitingWork) -> Flight | None:
+        """Send the chunk; None if a cancel came first and nothing was sent."""
         pending = self.emails[chunk.first_position : chunk.last_position + 1]
-        log = _AnswerLater(self.call_log)
+        log = _AnswerLater(self.call_log, unless=self._cancelled)
         self.call_log.purpose = f"remove chunk {chunk.index + 1}"
         self.call_log.batch = chunk.index
         self.client.call_log = log
@@ -155,6 +154,8 @@ class Pipeline:
             removed, error = self.client.remove(pending, while_out=meanwhile), None
         except ProviderError as failure:
             removed, error = None, failure
+        except CallRefused:
+            return None
         except BaseException:
             if log.call is not None and log.answer:  # "Interrupted: ...", as the client says
                 self.call_log.finished(log.call, **log.answer)
@@ -180,8 +181,3 @@ class Pipeline:
             return chunk
         self.cancelled = True  # closed by a cancel (or a stop): nothing more goes out
         return None
-
-    def _cancel_requested(self) -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute(*self._cancel_query)
-            return bool(cursor.fetchone()[0])
