@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from itertools import islice
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -240,18 +241,13 @@ def _insert_unless(call: ProviderCall, unless: QuerySet) -> bool:
     """INSERT the call's row unless ``unless`` finds a row: one statement, one round trip.
 
     Django's ORM has no conditional insert; this writes the row as ``save()`` would (the
-    fields' own conversions to database values), as INSERT ... SELECT ... WHERE NOT EXISTS.
+    fields' own conversions to database values, on the default database; no model signals,
+    none are used), as INSERT ... SELECT ... WHERE NOT EXISTS.
     """
-    fields = [field for field in ProviderCall._meta.concrete_fields if not field.primary_key]
-    values = [field.get_db_prep_save(field.pre_save(call, True), connection) for field in fields]
-    condition, condition_params = unless.values("pk").query.sql_with_params()
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(ProviderCall._meta.db_table)} "
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"SELECT {', '.join(['%s'] * len(fields))} WHERE NOT EXISTS ({condition}) "
-        f"RETURNING {quote(ProviderCall._meta.pk.column)}"
-    )
+    sql, condition_params = _insert_unless_sql(unless)
+    values = [
+        field.get_db_prep_save(field.pre_save(call, True), connection) for field in _CALL_FIELDS
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, *condition_params])
         row = cursor.fetchone()
@@ -261,6 +257,23 @@ def _insert_unless(call: ProviderCall, unless: QuerySet) -> bool:
     call._state.adding = False
     call._state.db = connection.alias
     return True
+
+
+_CALL_FIELDS = [field for field in ProviderCall._meta.concrete_fields if not field.primary_key]
+
+
+@lru_cache(maxsize=32)
+def _insert_unless_sql(unless: QuerySet) -> tuple[str, tuple]:
+    # Built once per condition: it runs between an answer and the next request.
+    condition, condition_params = unless.order_by().values("pk").query.sql_with_params()
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(ProviderCall._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in _CALL_FIELDS)}) "
+        f"SELECT {', '.join(['%s'] * len(_CALL_FIELDS))} WHERE NOT EXISTS ({condition}) "
+        f"RETURNING {quote(ProviderCall._meta.pk.column)}"
+    )
+    return sql, tuple(condition_params)
 
 
 class AuditCallLog:
@@ -304,9 +317,10 @@ class AuditCallLog:
         """
         if self._sequence is None:
             self.resync()
+        self._sequence += 1
         call = ProviderCall(
             operation=self.operation,
-            sequence=self._sequence + 1,
+            sequence=self._sequence,
             purpose=self.purpose,
             batch=self.batch,
             method=method,
@@ -317,8 +331,8 @@ class AuditCallLog:
         if unless is None:
             call.save(force_insert=True)
         elif not _insert_unless(call, unless):
+            self._sequence -= 1  # nothing written: the number is still free
             raise CallRefused
-        self._sequence += 1
         self.last_call = call
         return call
 
