@@ -370,6 +370,9 @@ def _retry_later(
     chunk: RemovalChunk, record: ChunkRecord, error: ProviderError, call: ProviderCall | None
 ) -> _Retry | _Stop:
     wait = error.retry_after if error.retry_after is not None else min(2.0**chunk.attempts, 60)
+    # Held even if the job stops now: its stop then sends no look-ups either.
+    until = timezone.now() + timedelta(seconds=wait)
+    RemovalJob.objects.filter(pk=record.job.pk).update(resume_at=until)
     limit = settings.WOODPECKER_MAX_RETRY_AFTER_SECONDS
     if chunk.attempts >= settings.WOODPECKER_MAX_CHUNK_ATTEMPTS or wait > limit:
         why = (
@@ -383,8 +386,6 @@ def _retry_later(
     # Back to pending: nothing of it is in flight while we wait, and any worker may resume
     # it, but none before the wait is over.
     RemovalChunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.PENDING)
-    until = timezone.now() + timedelta(seconds=wait)
-    RemovalJob.objects.filter(pk=record.job.pk).update(resume_at=until)
     return _Retry(until)
 
 

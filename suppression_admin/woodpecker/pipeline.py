@@ -86,12 +86,12 @@ class Pipeline:
         self.emails = emails
         self.client = client
         self.call_log = call_log
-        # Whether a cancel cut the run short (found by the check, or a chunk it closed),
+        # Whether a cancel cut the run short (its call row refused, or a chunk it closed),
         # or a stop closed the chunks.
         self.cancelled = False
         # Checked in the statement that writes each request's call row: a cancel either came
         # first (nothing is written or sent) or comes after (the chunk is in flight).
-        self._cancelled = RemovalJob.objects.filter(pk=job.pk, cancel_requested=True)
+        self._job_cancelled = RemovalJob.objects.filter(pk=job.pk, cancel_requested=True)
 
     def run(self, fresh: list[RemovalChunk], turn_ends: float) -> Flight | None:
         """Send the fresh chunks in order until none is left, the turn ends or one fails.
@@ -146,7 +146,7 @@ class Pipeline:
     def _send(self, chunk: RemovalChunk, meanwhile: WaitingWork) -> Flight | None:
         """Send the chunk; None if a cancel came first and nothing was sent."""
         pending = self.emails[chunk.first_position : chunk.last_position + 1]
-        log = _AnswerLater(self.call_log, unless=self._cancelled)
+        log = _AnswerLater(self.call_log, unless=self._job_cancelled)
         self.call_log.purpose = f"remove chunk {chunk.index + 1}"
         self.call_log.batch = chunk.index
         self.client.call_log = log

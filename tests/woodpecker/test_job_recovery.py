@@ -4,8 +4,11 @@ The states are made with the job's own steps: chunks claimed, call rows written 
 their requests, no answers recorded.
 """
 
+from datetime import timedelta
+
 import pytest
 import responses
+from django.utils import timezone
 
 from suppression_admin.audit.models import ItemOutcome
 from suppression_admin.audit.services import AuditCallLog
@@ -133,3 +136,20 @@ def test_with_the_key_changed_a_dead_workers_chunk_is_unknown_never_not_sent(ope
     assert "could not be looked up" in first.detail
     lost = job.operation.calls.get()
     assert lost.error == "No answer recorded: the worker stopped before recording it."
+
+
+@responses.activate
+def test_while_woodpecker_asked_us_to_wait_a_stop_sends_no_look_ups(operator):
+    emails = addresses(1000)
+    job = killed_mid_turn(operator, emails, sent=[0], claimed=[])
+    resume_at = timezone.now() + timedelta(minutes=10)
+    RemovalJob.objects.filter(pk=job.pk).update(resume_at=resume_at)
+    removal_job_cancel(RemovalJob.objects.get(pk=job.pk))
+
+    job = removal_job_run(job.pk)
+
+    assert len(responses.calls) == 0
+    assert job.status == JobStatus.CANCELLED
+    assert (job.unknown, job.not_sent) == (500, 500)
+    first = job.operation.items.get(identifier=emails[0])
+    assert "could not be looked up" in first.detail

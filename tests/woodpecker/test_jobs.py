@@ -1,11 +1,13 @@
 """The removal job against faked HTTP: chunking, retry, settling, stop, resume, cancel."""
 
 import json
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 import responses
+from django.utils import timezone
 
 from suppression_admin.audit.models import ItemOutcome, OperationStatus, ProviderCall
 from suppression_admin.woodpecker.jobs import removal_job_run, removal_jobs_recover
@@ -169,6 +171,9 @@ def test_retry_after_beyond_the_bound_stops_the_job_clearly(operator, waits):
     assert job.status == JobStatus.FAILED
     assert "86400 s" in job.stop_reason
     assert (job.failed, job.not_sent) == (500, 200)
+    # The wait is kept even so: the stop itself sent nothing more (no look-ups).
+    assert job.resume_at > timezone.now() + timedelta(hours=23)
+    assert len(responses.calls) == 1
 
 
 @pytest.mark.parametrize(
