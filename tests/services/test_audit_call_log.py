@@ -5,23 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from suppression_admin.audit.models import Action, Operation, Provider, ProviderCall, Source
-from suppression_admin.audit.services import AuditCallLog, CallRefused, operation_start
+from suppression_admin.audit.models import Operation, Provider, ProviderCall
+from suppression_admin.audit.services import AuditCallLog, CallRefused
+from tests.audit_factories import record_operation
 
 pytestmark = pytest.mark.django_db
-
-
-def record_operation(actor) -> Operation:
-    operation, _ = operation_start(
-        provider=Provider.WOODPECKER,
-        action=Action.REMOVE,
-        actor=actor,
-        reason="Cleanup",
-        ticket="",
-        source=Source.WEB,
-        items=[],
-    )
-    return operation
 
 
 def request(**overrides) -> dict:
@@ -31,7 +19,7 @@ def request(**overrides) -> dict:
 
 
 def test_a_conditional_call_row_is_written_like_any_other_when_the_condition_is_clear(operator):
-    operation = record_operation(operator)
+    operation = record_operation(operator, [], provider=Provider.WOODPECKER, finish=False)
     log = AuditCallLog(operation)
     log.purpose, log.batch = "remove chunk 3", 2
     cancelled = Operation.objects.filter(pk=operation.pk, ticket="CANCELLED")
@@ -52,7 +40,7 @@ def test_a_conditional_call_row_is_written_like_any_other_when_the_condition_is_
 
 
 def test_a_conditional_call_row_is_refused_when_the_condition_holds(operator):
-    operation = record_operation(operator)
+    operation = record_operation(operator, [], provider=Provider.WOODPECKER, finish=False)
     log = AuditCallLog(operation)
     log.started(**request())
     Operation.objects.filter(pk=operation.pk).update(ticket="CANCELLED")
