@@ -98,18 +98,21 @@ def _ack_promptly(sock: socket.socket | None) -> None:
             setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
 
 
-class _WaitingHTTPConnection(HTTPConnection):
+class _Waiting:
+    """Mixed into urllib3's connections: the request is sent, its answer not yet read."""
+
     def getresponse(self, *args, **kwargs):
         _run_pending()
         _ack_promptly(self.sock)
         return super().getresponse(*args, **kwargs)
 
 
-class _WaitingHTTPSConnection(HTTPSConnection):
-    def getresponse(self, *args, **kwargs):
-        _run_pending()
-        _ack_promptly(self.sock)
-        return super().getresponse(*args, **kwargs)
+class _WaitingHTTPConnection(_Waiting, HTTPConnection):
+    pass
+
+
+class _WaitingHTTPSConnection(_Waiting, HTTPSConnection):
+    pass
 
 
 class _WaitingHTTPPool(HTTPConnectionPool):

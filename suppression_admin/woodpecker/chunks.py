@@ -15,7 +15,12 @@ from django.utils import timezone
 
 from suppression_admin.audit.models import ItemOutcome, OperationItem, ProviderCall
 from suppression_admin.audit.services import operation_add_items
-from suppression_admin.woodpecker.models import ChunkStatus, RemovalChunk, RemovalJob
+from suppression_admin.woodpecker.models import (
+    OPEN_CHUNK_STATUSES,
+    ChunkStatus,
+    RemovalChunk,
+    RemovalJob,
+)
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -37,7 +42,7 @@ def chunk_claim_fresh(chunk: RemovalChunk) -> bool:
         claimed_at=timezone.now(),
     )
     if claimed:
-        chunk.status, chunk.attempts, chunk.orphaned = ChunkStatus.IN_FLIGHT, 1, False
+        chunk.status, chunk.attempts = ChunkStatus.IN_FLIGHT, 1
     return bool(claimed)
 
 
@@ -136,7 +141,7 @@ class ChunkRecord:
         }
         with transaction.atomic():
             closed = RemovalChunk.objects.filter(
-                pk=self.chunk.pk, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
+                pk=self.chunk.pk, status__in=OPEN_CHUNK_STATUSES
             ).update(status=ChunkStatus.DONE, done_at=timezone.now())
             # Counted once, however often a chunk is closed, and never after a stop closed it.
             if closed:

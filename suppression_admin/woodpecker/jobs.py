@@ -53,6 +53,7 @@ from suppression_admin.woodpecker.keylock import (
 )
 from suppression_admin.woodpecker.models import (
     FINISHED_STATUSES,
+    OPEN_CHUNK_STATUSES,
     ChunkStatus,
     JobStatus,
     RemovalChunk,
@@ -139,7 +140,8 @@ def removal_job_run(job_id: int) -> RemovalJob:
                         # Under the lock: no request of ours is out, so no chunk in flight
                         # is overwritten; any left in flight belong to dead workers. They
                         # are looked up, unless Woodpecker asked us to wait.
-                        lookup = None if _reloaded(job).resting else (client, call_log)
+                        _reload(job)
+                        lookup = None if job.resting else (client, call_log)
                         _stop(job, step.reason, cancelled=step.cancelled, lookup=lookup)
             except KeyBusy:
                 continue  # another job holds the key for long; keep waiting our turn
@@ -293,9 +295,7 @@ def _claim_needing_care(job: RemovalJob) -> RemovalChunk | None:
 
 
 def _open_chunks(job: RemovalJob):
-    return RemovalChunk.objects.filter(
-        job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT]
-    )
+    return RemovalChunk.objects.filter(job=job, status__in=OPEN_CHUNK_STATUSES)
 
 
 def _attempt(
@@ -443,7 +443,8 @@ def _stop(
     (it holds the key's lock and passes ``lookup``), else recorded as unknown.
     """
     detail = f"Not sent: {reason}"
-    items_write_ahead(job, job.draft.email_list(), job.total)  # every address accounted for
+    if job.items_written < job.total:  # every address accounted for
+        items_write_ahead(job, job.draft.email_list(), job.total)
     for chunk in RemovalChunk.objects.filter(job=job, status=ChunkStatus.IN_FLIGHT):
         _settle_left_in_flight(job, chunk, reason, lookup)
     with transaction.atomic():
@@ -519,11 +520,6 @@ def _outcome_counts(job: RemovalJob) -> dict[str, int]:
     counts = {outcome: getattr(job, counter) for outcome, counter in OUTCOME_COUNTER.items()}
     counts[ItemOutcome.INVALID] = len(job.draft.invalid_rows)
     return counts
-
-
-def _reloaded(job: RemovalJob) -> RemovalJob:
-    _reload(job)
-    return job
 
 
 def _reload(job: RemovalJob) -> None:

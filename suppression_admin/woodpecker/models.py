@@ -144,6 +144,10 @@ class ChunkStatus(models.TextChoices):
     NOT_SENT = "not_sent", "Not sent"
 
 
+# Not yet finished: waiting to be sent (again), or out.
+OPEN_CHUNK_STATUSES = (ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT)
+
+
 class RemovalChunk(models.Model):
     """Up to 500 consecutive items of the job: the unit that is sent and checkpointed."""
 
