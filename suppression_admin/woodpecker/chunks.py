@@ -53,11 +53,15 @@ def chunk_release(chunk: RemovalChunk) -> None:
     )
 
 
-def chunk_requests_sent(job: RemovalJob, chunk: RemovalChunk) -> int:
-    """How many removal requests for this chunk the audit holds (at most one per attempt)."""
-    return ProviderCall.objects.filter(
+def chunk_last_claim_sent(job: RemovalJob, chunk: RemovalChunk) -> bool:
+    """Whether the chunk's last claim went out: the audit holds one request per attempt.
+
+    A call row is written before each request, so a claim without one was never sent.
+    """
+    sent = ProviderCall.objects.filter(
         operation_id=job.operation_id, batch=chunk.index, method="DELETE"
     ).count()
+    return sent >= chunk.attempts
 
 
 def items_write_ahead(job: RemovalJob, emails: list[str], upto: int) -> None:

@@ -42,7 +42,7 @@ from suppression_admin.woodpecker.chunks import (
     OUTCOME_COUNTER,
     WORKER_NAME,
     ChunkRecord,
-    chunk_requests_sent,
+    chunk_last_claim_sent,
     items_write_ahead,
 )
 from suppression_admin.woodpecker.keylock import (
@@ -284,7 +284,7 @@ def _claim_needing_care(job: RemovalJob) -> RemovalChunk | None:
     if chunk is None:
         return None
     in_flight = chunk.status == ChunkStatus.IN_FLIGHT
-    chunk.orphaned = in_flight and chunk_requests_sent(job, chunk) >= chunk.attempts
+    chunk.orphaned = in_flight and chunk_last_claim_sent(job, chunk)
     if not in_flight:
         chunk.attempts += 1
     chunk.status = ChunkStatus.IN_FLIGHT
@@ -466,7 +466,7 @@ def _settle_left_in_flight(
     reason: str,
     lookup: tuple[WoodpeckerClient, AuditCallLog] | None,
 ) -> None:
-    if chunk_requests_sent(job, chunk) < chunk.attempts:
+    if not chunk_last_claim_sent(job, chunk):
         return  # claimed, never sent: its addresses are simply not sent
     record = ChunkRecord(job, chunk)
     pending = record.pending()
