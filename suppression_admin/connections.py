@@ -5,23 +5,27 @@ the same client code), unless that provider's *_BASE_URL is set explicitly.
 """
 
 from dataclasses import dataclass
-from functools import partial
 
 from django.conf import settings
 
+from suppression_admin.keys.lock import one_request_at_a_time
 from suppression_admin.providers.base import CallLog, Timeouts
 from suppression_admin.providers.errors import ProviderNotConfigured
 from suppression_admin.providers.walead import WaleadClient
 from suppression_admin.providers.woodpecker import WoodpeckerClient
-from suppression_admin.woodpecker.keylock import one_request_at_a_time
 
 WALEAD_DEFAULT_BASE_URL = "https://app-api.walead.ai/api"
 WOODPECKER_DEFAULT_BASE_URL = "https://api.woodpecker.co/rest"
 
-WALEAD_TIMEOUTS = Timeouts(connect=5.0, read=20.0, deadline=60.0)
-# Woodpecker queues a request up to 15 s behind the one it is processing: the read timeout
-# must outlast that queue, or a request that is merely waiting would look lost.
-WOODPECKER_TIMEOUTS = Timeouts(connect=5.0, read=35.0, deadline=90.0)
+
+def walead_timeouts() -> Timeouts:
+    return Timeouts(connect=5.0, read=settings.WALEAD_READ_TIMEOUT_SECONDS, deadline=60.0)
+
+
+def woodpecker_timeouts() -> Timeouts:
+    # Woodpecker queues a request up to 15 s behind the one it is processing: the read
+    # timeout (35 s by default) must outlast that queue, or a waiting request would look lost.
+    return Timeouts(connect=5.0, read=settings.WOODPECKER_READ_TIMEOUT_SECONDS, deadline=90.0)
 
 
 @dataclass(frozen=True)
@@ -53,34 +57,54 @@ def woodpecker_endpoint() -> Endpoint:
     )
 
 
-def walead_client(*, call_log: CallLog | None = None) -> WaleadClient:
-    """Raises ProviderNotConfigured when WaLead has no key and the sandbox is off."""
+def walead_client(*, call_log: CallLog | None = None, one_at_a_time: bool = False) -> WaleadClient:
+    """Raises ProviderNotConfigured when WaLead has no key and the sandbox is off.
+
+    WaLead documents no limit on concurrent requests; a job's requests still take turns on
+    the key (``one_at_a_time``), so a chunk a dead worker left out is settled the same way
+    for both providers.
+    """
     endpoint = walead_endpoint()
+    timeouts = walead_timeouts()
+    guard = None
+    if one_at_a_time:
+        guard = one_request_at_a_time(
+            endpoint.api_key,
+            provider="WaLead",
+            wait_seconds=settings.JOB_KEY_WAIT_SECONDS,
+            busy_for=timeouts.read,
+        )
     return WaleadClient(
         base_url=endpoint.base_url,
         api_key=endpoint.api_key,
-        timeouts=WALEAD_TIMEOUTS,
+        timeouts=timeouts,
         call_log=call_log,
+        request_guard=guard,
     )
 
 
-def woodpecker_client(*, call_log: CallLog | None = None, guarded: bool = True) -> WoodpeckerClient:
+def woodpecker_client(
+    *, call_log: CallLog | None = None, wait_seconds: float | None = None
+) -> WoodpeckerClient:
     """Raises ProviderNotConfigured when Woodpecker has no key and the sandbox is off.
 
-    Every request takes its turn on the key (one in flight per key, across processes).
-    ``guarded=False`` is only for a caller that already holds the key's lock on another
-    thread (the removal job's sender).
+    Every request takes its turn on the key (one in flight per key, across processes),
+    waiting at most ``wait_seconds`` (default: what a web page may wait), else KeyBusy.
     """
     endpoint = woodpecker_endpoint()
-    guard = partial(
-        one_request_at_a_time, endpoint.api_key, wait_seconds=settings.WOODPECKER_KEY_WAIT_SECONDS
+    timeouts = woodpecker_timeouts()
+    guard = one_request_at_a_time(
+        endpoint.api_key,
+        provider="Woodpecker",
+        wait_seconds=wait_seconds or settings.WOODPECKER_WEB_KEY_WAIT_SECONDS,
+        busy_for=timeouts.read,
     )
     return WoodpeckerClient(
         base_url=endpoint.base_url,
         api_key=endpoint.api_key,
-        timeouts=WOODPECKER_TIMEOUTS,
+        timeouts=timeouts,
         call_log=call_log,
-        request_guard=guard if guarded else None,
+        request_guard=guard,
     )
 
 

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "suppression_admin.accounts",
     "suppression_admin.audit",
+    "suppression_admin.keys",
+    "suppression_admin.jobs",
     "suppression_admin.walead",
     "suppression_admin.woodpecker",
     "suppression_admin.sandbox",
@@ -163,7 +165,14 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
 }
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Job tasks go to their provider's queue: a worker listens only to the queues of the
+# providers it can reach, so a job waits for a worker that can run it.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "walead", "woodpecker"],
+    }
+}
 
 LOGGING = {
     "version": 1,
@@ -192,19 +201,35 @@ WOODPECKER_BASE_URL = os.environ.get("WOODPECKER_BASE_URL", "").rstrip("/")
 
 # Ids per WaLead DELETE. The API documents no maximum, so we send bounded chunks.
 WALEAD_UNBLOCK_CHUNK_SIZE = int(os.environ.get("WALEAD_UNBLOCK_CHUNK_SIZE", "100"))
-# Longest Retry-After we wait for inside one request; a longer one fails the attempt clearly.
-PROVIDER_MAX_RETRY_AFTER_SECONDS = 60
-# How many audited attempts a DELETE/POST gets when answered 429/503.
-PROVIDER_MAX_WRITE_ATTEMPTS = 4
+# How long a request may wait for its answer. Also how long a key stays quiet after a
+# process died with a request out (it cannot still be running after that).
+WALEAD_READ_TIMEOUT_SECONDS = float(os.environ.get("WALEAD_READ_TIMEOUT_SECONDS", "20"))
+WOODPECKER_READ_TIMEOUT_SECONDS = float(os.environ.get("WOODPECKER_READ_TIMEOUT_SECONDS", "35"))
+# How long a web page waits for its turn on a Woodpecker key before saying it is busy.
+WOODPECKER_WEB_KEY_WAIT_SECONDS = 8.0
+# Where SQLite deployments keep the per-key lock files (see keys.lock).
+KEY_LOCK_DIR = Path(os.environ.get("KEY_LOCK_DIR") or BASE_DIR / "var" / "locks")
+
+# --- Background jobs (jobs.engine, jobs.workers) ---------------------------------------------
+
+# Items per request: Woodpecker takes at most 500 per call.
+JOB_CHUNK_SIZES = {"woodpecker": 500, "walead": WALEAD_UNBLOCK_CHUNK_SIZE}
+# Attempts per chunk after answers that prove it was not applied (429, 503, no connection).
+JOB_MAX_ATTEMPTS = 8
+# A job honours Retry-After up to this long; beyond it the job stops (retryable).
+JOB_MAX_RETRY_AFTER_SECONDS = 300
+# How long a job waits for its key's turn before checking for a cancel and waiting again.
+JOB_KEY_WAIT_SECONDS = 30.0
+# A worker's heartbeat renews its jobs' leases; a lease that runs out hands the job over.
+JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", "30"))
+# A job's task runs this long, then goes on in a new task (so a worker also serves others).
+JOB_SLICE_SECONDS = float(os.environ.get("JOB_SLICE_SECONDS", "20"))
+WORKER_HEARTBEAT_SECONDS = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", "5"))
+# A worker not heard from for this long is shown as gone.
+WORKER_SILENT_AFTER_SECONDS = float(os.environ.get("WORKER_SILENT_AFTER_SECONDS", "20"))
 
 # --- Woodpecker bulk removal ---------------------------------------------------------------
 
 WOODPECKER_UPLOAD_MAX_BYTES = int(os.environ.get("WOODPECKER_UPLOAD_MAX_BYTES", 20 * 1024 * 1024))
 WOODPECKER_UPLOAD_MAX_ROWS = int(os.environ.get("WOODPECKER_UPLOAD_MAX_ROWS", 1_000_000))
-# How long a request waits for its turn on a Woodpecker key (one request in flight per key).
-WOODPECKER_KEY_WAIT_SECONDS = 120.0
-# Attempts per chunk after answers that prove it was not applied (429, 503, no connection).
-WOODPECKER_MAX_CHUNK_ATTEMPTS = 8
-# A background job honours Retry-After up to this long; beyond it the job stops, resumable.
-WOODPECKER_MAX_RETRY_AFTER_SECONDS = 300
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # pasted address lists

@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("walead/", include("suppression_admin.walead.urls")),
     path("woodpecker/", include("suppression_admin.woodpecker.urls")),
+    path("jobs/", include("suppression_admin.jobs.urls")),
     path("audit/", include("suppression_admin.audit.urls")),
     path("sandbox/", include("suppression_admin.sandbox.urls")),
     path("admin/", admin.site.urls),

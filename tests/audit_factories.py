@@ -75,6 +75,7 @@ def record_operation(
                 status=answer_status,
                 answer_excerpt=answer_excerpt if answered else "",
                 error="" if answered else "timeout",
+                sent_at=call.started_at,
                 duration_ms=duration_ms,
             )
             stored = list(operation.items.order_by("position"))

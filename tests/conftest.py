@@ -4,13 +4,16 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.apps import apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
+from django.utils import timezone
 
 from suppression_admin.accounts.roles import ensure_roles
 
@@ -28,6 +31,48 @@ def make_user(username: str, *groups: str) -> User:
     for name in groups:
         user.groups.add(Group.objects.get(name=name))
     return user
+
+
+@pytest.fixture(autouse=True)
+def fresh_keys(settings, tmp_path):
+    """Each test starts with keys that remember nothing: its own lock folder (SQLite), and
+    no key state or lock connection left by another test (PostgreSQL)."""
+    from suppression_admin.keys.lock import keys_forget
+
+    settings.KEY_LOCK_DIR = tmp_path / "locks"
+    keys_forget()
+    yield
+    keys_forget()
+    if connection.vendor == "postgresql":
+        # Written on the lock's own connection, so no test transaction rolls it back.
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        with psycopg.connect(**params, autocommit=True) as own:
+            own.execute("DELETE FROM keys_keystate")
+
+
+class Clock:
+    """The time jobs and keys rest by, moved by their ``sleep`` instead of waited for."""
+
+    def __init__(self) -> None:
+        self.now = timezone.now()
+        self.slept: list[float] = []
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr("suppression_admin.jobs.engine.now", clock.time)
+    monkeypatch.setattr("suppression_admin.jobs.engine.sleep", clock.sleep)
+    monkeypatch.setattr("suppression_admin.keys.lock._now", clock.time)
+    return clock
 
 
 @pytest.fixture
@@ -68,14 +113,6 @@ def live_providers(settings):
     return settings
 
 
-@pytest.fixture
-def no_retry_sleep(monkeypatch):
-    """Record the waits a retry loop asks for instead of sleeping through them."""
-    waits: list[float] = []
-    monkeypatch.setattr("suppression_admin.walead.services.sleep", waits.append)
-    return waits
-
-
 SANDBOX_TEST_KEY = "sandbox-test-key"
 
 
@@ -110,30 +147,48 @@ def database_url() -> str:
     return f"postgres://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def process_env(settings, **extra: str) -> dict[str, str]:
+    """The environment of a process of ours started by a test: the test database, the
+    test's key lock folder, no real provider keys."""
+    return (
+        {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("WALEAD_", "WOODPECKER_", "DJANGO_"))
+        }
+        | {
+            "DJANGO_SETTINGS_MODULE": "suppression_admin.settings",
+            "DATABASE_URL": database_url(),
+            "KEY_LOCK_DIR": str(settings.KEY_LOCK_DIR),
+            "SECRET_KEY": "process-test-secret",
+            "DEBUG": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        | extra
+    )
+
+
 @pytest.fixture
-def workers(sandbox, tmp_path):
-    """Starts worker processes on demand; kills whatever is left at the end."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("WALEAD_", "WOODPECKER_", "DJANGO_"))
-    } | {
-        "DJANGO_SETTINGS_MODULE": "suppression_admin.settings",
-        "DATABASE_URL": database_url(),
-        "SUPPRESSION_SANDBOX": "1",
-        "SANDBOX_BASE_URL": sandbox.url,
-        "SANDBOX_API_KEY": SANDBOX_TEST_KEY,
-        "SECRET_KEY": "worker-test-secret",
-        "DEBUG": "0",
-    }
+def workers(sandbox, settings, tmp_path):
+    """Starts worker processes on demand (``workers(name, **env)``); kills what is left."""
+    env = process_env(
+        settings,
+        SUPPRESSION_SANDBOX="1",
+        SANDBOX_BASE_URL=sandbox.url,
+        SANDBOX_API_KEY=SANDBOX_TEST_KEY,
+        # Quick heartbeats and short leases, so a takeover happens within seconds.
+        WORKER_HEARTBEAT_SECONDS="0.5",
+        JOB_LEASE_SECONDS="3",
+        WORKER_SILENT_AFTER_SECONDS="3",
+    )
     started: list[subprocess.Popen] = []
 
-    def start(name: str) -> subprocess.Popen:
+    def start(name: str, **extra: str) -> subprocess.Popen:
         log = (tmp_path / f"{name}.log").open("w")
         process = subprocess.Popen(
             [sys.executable, "manage.py", "run_worker", "--interval", "0.05"],
             cwd=PROJECT,
-            env=env,
+            env=env | extra,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

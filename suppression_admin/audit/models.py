@@ -4,14 +4,9 @@ Rows are written before the provider is called (see audit.services) and are neve
 by the application. Keys and request headers are never stored.
 """
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-
-# An operation still "in progress" this long after it started belongs to a process that died.
-STALE_AFTER = timedelta(hours=1)
 
 
 class Provider(models.TextChoices):
@@ -29,16 +24,34 @@ class Source(models.TextChoices):
     CLI = "cli", "Command line"
     FILE = "file", "Uploaded file"
     PASTE = "paste", "Pasted list"
+    RETRY = "retry", "Retry of an earlier job"
 
 
 class OperationStatus(models.TextChoices):
-    PENDING = "pending", "Recorded, not started"
-    IN_PROGRESS = "in_progress", "In progress"
+    """An operation's status, and its job's: the pages use these words everywhere."""
+
+    PENDING = "pending", "Queued"
+    IN_PROGRESS = "in_progress", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     PARTIAL = "partial", "Partly done"
     FAILED = "failed", "Failed"
     UNKNOWN = "unknown", "Unknown (answer never arrived)"
+    CANCELLED = "cancelled", "Cancelled"
+    STOPPED = "stopped", "Stopped"
     INTERRUPTED = "interrupted", "Interrupted (crashed midway)"
+
+
+FINISHED_STATUSES = frozenset(
+    {
+        OperationStatus.SUCCEEDED,
+        OperationStatus.PARTIAL,
+        OperationStatus.FAILED,
+        OperationStatus.UNKNOWN,
+        OperationStatus.CANCELLED,
+        OperationStatus.STOPPED,
+        OperationStatus.INTERRUPTED,
+    }
+)
 
 
 class ItemOutcome(models.TextChoices):
@@ -96,16 +109,7 @@ class Operation(models.Model):
         return self.finished_at is not None
 
     @property
-    def looks_abandoned(self) -> bool:
-        """Still marked running long after it started: its process died without a word."""
-        if self.status not in (OperationStatus.PENDING, OperationStatus.IN_PROGRESS):
-            return False
-        return timezone.now() - self.created_at > STALE_AFTER
-
-    @property
     def status_label(self) -> str:
-        if self.looks_abandoned:
-            return "Interrupted (no result recorded)"
         return self.get_status_display()
 
 
@@ -145,7 +149,7 @@ class ProviderCall(models.Model):
     @property
     def result_label(self) -> str:
         if self.finished_at is None:
-            return "No answer recorded (process stopped during the call)"
+            return self.error or "No answer recorded yet"
         if self.status_code is None:
             return self.error or "No answer"
         return f"{self.status_code}" + (f" — {self.error}" if self.error else "")
@@ -194,3 +198,40 @@ class OperationItem(models.Model):
     @property
     def is_done(self) -> bool:
         return self.outcome in DONE_OUTCOMES
+
+
+class EventKind(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    STARTED = "started", "Started"
+    RESUMED = "resumed", "Resumed"
+    CANCEL_REQUESTED = "cancel_requested", "Cancel requested"
+    CANCELLED = "cancelled", "Cancelled"
+    STOPPED = "stopped", "Stopped"
+    FINISHED = "finished", "Finished"
+    RETRIED_AS = "retried_as", "Retried as"
+    RETRY_OF = "retry_of", "Retry of"
+
+
+class OperationEvent(models.Model):
+    """Something that happened to an operation's job, who did it and when. Append-only."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=30, choices=EventKind.choices)
+    # A person (kept verbatim, as on the operation) or blank for a worker process.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["operation_id", "at", "id"]
+        indexes = [models.Index(fields=["operation", "at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.operation_id} {self.get_kind_display()}"
+
+    @property
+    def who(self) -> str:
+        return self.actor_username or "a worker"

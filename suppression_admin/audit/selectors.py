@@ -23,18 +23,15 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from suppression_admin.audit.models import (
     DONE_OUTCOMES,
-    STALE_AFTER,
     Operation,
+    OperationEvent,
     OperationItem,
-    OperationStatus,
     ProviderCall,
 )
 
-RUNNING = (OperationStatus.PENDING, OperationStatus.IN_PROGRESS)
 # People paste whole profile URLs; the audit stores only the public identifier (the slug).
 LINKEDIN_PROFILE = re.compile(r"linkedin\.com/in/([^/?#\s]+)", re.IGNORECASE)
 
@@ -50,10 +47,9 @@ def operations_filtered(
 ) -> QuerySet[Operation]:
     """Operations matching every given filter, newest first, with their counts annotated.
 
-    Dates are inclusive UTC days on ``created_at``. ``status`` matches what the pages show
-    (``Operation.status_label``): an abandoned pending/in-progress operation counts as
-    interrupted, not as running. ``identifier`` (email, LinkedIn slug or URL, WaLead lead id)
-    finds every operation with an item whose identifier or label contains it, ignoring case.
+    Dates are inclusive UTC days on ``created_at``. ``identifier`` (email, LinkedIn slug or
+    URL, WaLead lead id) finds every operation with an item whose identifier or label
+    contains it, ignoring case.
 
     Annotations: ``item_total``, ``item_done`` (outcome in DONE_OUTCOMES), ``call_total``.
     """
@@ -63,7 +59,7 @@ def operations_filtered(
     if provider:
         operations = operations.filter(provider=provider)
     if status:
-        operations = operations.filter(_shown_as(status))
+        operations = operations.filter(status=status)
     if needle := _identifier_needle(identifier):
         touched = OperationItem.objects.filter(operation=OuterRef("pk")).filter(
             Q(identifier__icontains=needle) | Q(label__icontains=needle)
@@ -84,6 +80,16 @@ def operation_with_details(pk: int) -> Operation | None:
     a bulk removal can hold a million items.
     """
     return operations_filtered().filter(pk=pk).first()
+
+
+def operation_events(operation: Operation) -> QuerySet[OperationEvent]:
+    """What happened to the operation's job, oldest first (none for an operation recorded
+    before unblocks ran as jobs)."""
+    return (
+        OperationEvent.objects.filter(operation=operation)
+        .order_by("at", "id")
+        .fetch_mode(FETCH_RAISE)
+    )
 
 
 def operation_items(operation: Operation) -> QuerySet[OperationItem]:
@@ -143,15 +149,6 @@ def _created_between(
 
 def _utc_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def _shown_as(status: str) -> Q:
-    abandoned = Q(status__in=RUNNING, created_at__lt=timezone.now() - STALE_AFTER)
-    if status in RUNNING:
-        return Q(status=status) & ~abandoned
-    if status == OperationStatus.INTERRUPTED:
-        return Q(status=status) | abandoned
-    return Q(status=status)
 
 
 def _identifier_needle(identifier: str) -> str:

@@ -9,19 +9,19 @@ can leave is a record that says "sent, no answer recorded" — never silence.
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from functools import lru_cache
+from datetime import datetime, timedelta
 from itertools import islice
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from suppression_admin.audit.models import (
     DONE_OUTCOMES,
     ItemOutcome,
     Operation,
+    OperationEvent,
     OperationItem,
     OperationStatus,
     ProviderCall,
@@ -100,14 +100,19 @@ def operation_start(
 
 
 def operation_add_items(
-    operation: Operation, identifiers: Iterable[str], *, first_position: int = 0
+    operation: Operation,
+    identifiers: Iterable[str],
+    *,
+    first_position: int = 0,
+    outcome: str = ItemOutcome.PENDING,
+    detail: str = "",
 ) -> int:
     """Record the items of a large operation (e.g. a bulk removal) by identifier.
 
     Must still happen before any provider call that concerns them. Returns how many.
     """
     rows = (
-        (position, identifier, ItemOutcome.PENDING.value, "")
+        (position, identifier, str(outcome), detail)
         for position, identifier in enumerate(identifiers, start=first_position)
     )
     return _insert_items(operation, rows)
@@ -171,9 +176,13 @@ def items_set_outcome(
 
 
 def operation_finish(
-    operation: Operation, *, summary: str = "", outcome_counts: Mapping[str, int] | None = None
+    operation: Operation,
+    *,
+    summary: str = "",
+    outcome_counts: Mapping[str, int] | None = None,
+    status: str | None = None,
 ) -> Operation:
-    """Derive the operation's status from its items' outcomes and close it.
+    """Close the operation, its status derived from its items' outcomes unless given.
 
     A caller that keeps a tally of the outcomes as it records them (a bulk job, whose
     hundreds of thousands of items would take a while to count again) passes it.
@@ -185,11 +194,28 @@ def operation_finish(
             .annotate(n=Count("pk"))
             .values_list("outcome", "n")
         )
-    operation.status = status_from_outcomes(outcome_counts)
+    operation.status = status or status_from_outcomes(outcome_counts)
     operation.summary = summary or summarise(outcome_counts)
     operation.finished_at = timezone.now()
     operation.save(update_fields=["status", "summary", "finished_at"])
     return operation
+
+
+def operation_event(
+    operation: Operation,
+    kind: str,
+    *,
+    actor: AbstractBaseUser | None = None,
+    detail: str = "",
+) -> OperationEvent:
+    """Append what happened to the operation's job (``actor``: a person, or None for a worker)."""
+    return OperationEvent.objects.create(
+        operation=operation,
+        kind=kind,
+        actor=actor,
+        actor_username=actor.get_username() if actor is not None else "",
+        detail=detail,
+    )
 
 
 def operation_mark_interrupted(operation: Operation, error: BaseException) -> None:
@@ -233,49 +259,6 @@ def summarise(counts: Mapping[str, int]) -> str:
     return f"{sum(counts.values())} requested: " + ", ".join(parts) + "."
 
 
-class CallRefused(Exception):
-    """The condition given to AuditCallLog.started held: no row, and no request."""
-
-
-def _insert_unless(call: ProviderCall, unless: QuerySet) -> bool:
-    """INSERT the call's row unless ``unless`` finds a row: one statement, one round trip.
-
-    Django's ORM has no conditional insert; this writes the row as ``save()`` would (the
-    fields' own conversions to database values, on the default database; no model signals,
-    none are used), as INSERT ... SELECT ... WHERE NOT EXISTS.
-    """
-    sql, condition_params = _insert_unless_sql(unless)
-    values = [
-        field.get_db_prep_save(field.pre_save(call, True), connection) for field in _CALL_FIELDS
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, *condition_params])
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    call.pk = row[0]
-    call._state.adding = False
-    call._state.db = connection.alias
-    return True
-
-
-_CALL_FIELDS = [field for field in ProviderCall._meta.concrete_fields if not field.primary_key]
-
-
-@lru_cache(maxsize=32)
-def _insert_unless_sql(unless: QuerySet) -> tuple[str, tuple]:
-    # Built once per condition: it runs between an answer and the next request.
-    condition, condition_params = unless.order_by().values("pk").query.sql_with_params()
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(ProviderCall._meta.db_table)} "
-        f"({', '.join(quote(field.column) for field in _CALL_FIELDS)}) "
-        f"SELECT {', '.join(['%s'] * len(_CALL_FIELDS))} WHERE NOT EXISTS ({condition}) "
-        f"RETURNING {quote(ProviderCall._meta.pk.column)}"
-    )
-    return sql, tuple(condition_params)
-
-
 class AuditCallLog:
     """A providers.base.CallLog that writes one ProviderCall row per HTTP request.
 
@@ -300,25 +283,13 @@ class AuditCallLog:
         latest = ProviderCall.objects.filter(operation=self.operation).aggregate(n=Max("sequence"))
         self._sequence = latest["n"] or 0
 
-    def started(
-        self,
-        *,
-        method: str,
-        path: str,
-        item_count: int,
-        body: str,
-        unless: QuerySet | None = None,
-    ) -> ProviderCall:
-        """Commit the call's row; with ``unless``, only if that query finds nothing.
-
-        ``unless`` is decided in the statement that writes the row, so nothing can change
-        in between (a removal job passes "the job was cancelled"). Raises CallRefused when
-        it finds something: then nothing is written and the request must not be sent.
-        """
+    def started(self, *, method: str, path: str, item_count: int, body: str) -> ProviderCall:
+        """Write the call's row, before its request is sent (committed, unless the caller
+        writes it inside its own transaction, which then commits before sending)."""
         if self._sequence is None:
             self.resync()
         self._sequence += 1
-        call = ProviderCall(
+        call = ProviderCall.objects.create(
             operation=self.operation,
             sequence=self._sequence,
             purpose=self.purpose,
@@ -328,11 +299,6 @@ class AuditCallLog:
             item_count=item_count,
             request_body=body[:REQUEST_BODY_CHARS],
         )
-        if unless is None:
-            call.save(force_insert=True)
-        elif not _insert_unless(call, unless):
-            self._sequence -= 1  # nothing written: the number is still free
-            raise CallRefused
         self.last_call = call
         return call
 
@@ -343,14 +309,24 @@ class AuditCallLog:
         status: int | None,
         answer_excerpt: str,
         error: str,
+        sent_at: datetime,
         duration_ms: int,
     ) -> None:
+        """Record the answer, with the times observed: sent, and answer (or error) in."""
         assert isinstance(handle, ProviderCall)
         handle.status_code = status
         handle.answer_excerpt = answer_excerpt
         handle.error = error
+        handle.started_at = sent_at
         handle.duration_ms = duration_ms
-        handle.finished_at = handle.started_at + timedelta(milliseconds=duration_ms)
+        handle.finished_at = sent_at + timedelta(milliseconds=duration_ms)
         handle.save(
-            update_fields=["status_code", "answer_excerpt", "error", "duration_ms", "finished_at"]
+            update_fields=[
+                "status_code",
+                "answer_excerpt",
+                "error",
+                "started_at",
+                "duration_ms",
+                "finished_at",
+            ]
         )

@@ -18,6 +18,7 @@ from suppression_admin.audit.csv_export import csv_lines
 from suppression_admin.audit.forms import AuditFilterForm
 from suppression_admin.audit.selectors import (
     operation_calls,
+    operation_events,
     operation_items,
     operation_with_details,
     operations_filtered,
@@ -66,8 +67,12 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     calls = Paginator(operation_calls(operation), CALLS_PER_PAGE).get_page(
         request.GET.get("calls_page")
     )
+    events = list(operation_events(operation))
     context = {
         "operation": operation,
+        # Every job records at least its request: the job's page exists (same number).
+        "has_job": bool(events),
+        "events": events,
         "items": items,
         "calls": calls,
         "source_detail": json.dumps(operation.source_detail, indent=2, sort_keys=True)

@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from suppression_admin.providers.errors import (
@@ -32,14 +34,27 @@ from suppression_admin.providers.errors import (
     ProviderUnavailable,
     ProviderValidationError,
 )
-from suppression_admin.providers.waiting import WaitingAdapter, WaitingWork, while_waiting
 
 EXCERPT_CHARS = 2000
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, built and not yet sent: exactly what the audit records of it."""
+
+    method: str
+    path: str  # below the base URL, with its query
+    body: str
+    item_count: int
+
+
 class CallLog(Protocol):
-    """Receives one ``started`` and one ``finished`` per HTTP request actually attempted."""
+    """Receives one ``started`` and one ``finished`` per HTTP request actually attempted.
+
+    ``finished`` gets observed times: ``sent_at`` when the request went out, and how long
+    until its answer (or error) was in.
+    """
 
     def started(self, *, method: str, path: str, item_count: int, body: str) -> object: ...
 
@@ -50,6 +65,7 @@ class CallLog(Protocol):
         status: int | None,
         answer_excerpt: str,
         error: str,
+        sent_at: datetime,
         duration_ms: int,
     ) -> None: ...
 
@@ -107,7 +123,7 @@ class ProviderClient:
                 retry_after_max=5,
                 raise_on_status=False,
             )
-        adapter = WaitingAdapter(max_retries=retry)
+        adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -128,74 +144,98 @@ class ProviderClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         item_count: int = 0,
-        while_out: WaitingWork | None = None,
     ) -> Answer:
-        query = urlencode({k: v for k, v in (params or {}).items() if v not in (None, "")})
-        path_with_query = f"{path}?{query}" if query else path
-        url = f"{self.base_url}{path_with_query}"
-        body = "" if json_body is None else encode_json(json_body)
-        headers = {"x-api-key": self._api_key}
-        if json_body is not None:
-            headers["Content-Type"] = "application/json"
+        return self.send(
+            self.build(method, path, params=params, json_body=json_body, item_count=item_count)
+        )
 
-        with self.request_guard():
-            return self._request_guarded(
-                method, path_with_query, url, headers, body, item_count, while_out
-            )
-
-    def _request_guarded(
+    def build(
         self,
         method: str,
-        path_with_query: str,
-        url: str,
-        headers: dict[str, str],
-        body: str,
-        item_count: int,
-        while_out: WaitingWork | None,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        item_count: int = 0,
+    ) -> Request:
+        query = urlencode({k: v for k, v in (params or {}).items() if v not in (None, "")})
+        return Request(
+            method=method,
+            path=f"{path}?{query}" if query else path,
+            body="" if json_body is None else encode_json(json_body),
+            item_count=item_count,
+        )
+
+    def send(self, request: Request, *, recorded: object | None = None) -> Answer:
+        """Send a built request and interpret its answer; raises ProviderError.
+
+        The call log records the request before it goes out, unless the caller already has
+        (``recorded`` is the call log's handle for it, e.g. a row written in the caller's
+        own transaction); either way the call log gets its answer.
+        """
+        headers = {"x-api-key": self._api_key}
+        if request.body:
+            headers["Content-Type"] = "application/json"
+        with self.request_guard():
+            handle = recorded
+            if handle is None and self.call_log is not None:
+                handle = self.call_log.started(
+                    method=request.method,
+                    path=request.path,
+                    item_count=request.item_count,
+                    body=request.body,
+                )
+            return self._send_recorded(request, headers, handle)
+
+    def _send_recorded(
+        self, request: Request, headers: dict[str, str], handle: object | None
     ) -> Answer:
-        handle = None
-        if self.call_log is not None:
-            handle = self.call_log.started(
-                method=method, path=path_with_query, item_count=item_count, body=body
-            )
+        sent_at = datetime.now(UTC)
         started = time.monotonic()
 
         def elapsed() -> float:
-            # Work the caller did while the request was out is not the provider's time.
-            return time.monotonic() - started - (while_out.seconds if while_out else 0.0)
+            return time.monotonic() - started
 
         status: int | None = None
         text = ""
+        url = f"{self.base_url}{request.path}"
         try:
-            with while_waiting(while_out):
-                status, text, retry_after_header = self._send(method, url, headers, body, elapsed)
+            status, text, retry_after_header = self._send(
+                request.method, url, headers, request.body, elapsed
+            )
             answer = self._interpret(status, text, retry_after_header)
         except ProviderError as error:
-            self._finish(handle, elapsed, status, error.answer_excerpt or text, error.message)
+            self._finish(
+                handle, sent_at, elapsed, status, error.answer_excerpt or text, error.message
+            )
             raise
         except BaseException as error:
             # A crash of ours mid-call (KeyboardInterrupt, a bug): the audit must still say
             # the answer was not recorded, then the error goes on.
-            self._finish(handle, elapsed, status, text, f"Interrupted: {type(error).__name__}")
+            self._finish(
+                handle, sent_at, elapsed, status, text, f"Interrupted: {type(error).__name__}"
+            )
             raise
-        self._finish(handle, elapsed, status, text, "")
+        self._finish(handle, sent_at, elapsed, status, text, "")
         return answer
 
     def _finish(
         self,
-        handle: object,
+        handle: object | None,
+        sent_at: datetime,
         elapsed: Callable[[], float],
         status: int | None,
         text: str,
         error: str,
     ) -> None:
-        if self.call_log is None:
+        if self.call_log is None or handle is None:
             return
         self.call_log.finished(
             handle,
             status=status,
             answer_excerpt=text[:EXCERPT_CHARS],
             error=error,
+            sent_at=sent_at,
             duration_ms=int(elapsed() * 1000),
         )
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-from suppression_admin.providers.base import Answer, ProviderClient
+from suppression_admin.providers.base import Answer, ProviderClient, Request
 from suppression_admin.providers.errors import ProviderMalformedAnswer
 
 BLOCKED_LEADS_PATH = "/v1/blocked-leads"
@@ -75,9 +75,15 @@ class WaleadClient(ProviderClient):
 
     def unblock(self, lead_ids: Sequence[str]) -> UnblockAnswer:
         """DELETE the given blocked-lead ids (not public identifiers). One request."""
-        answer = self._request(
+        return self.unblock_answer(self.send(self.unblock_request(lead_ids)))
+
+    def unblock_request(self, lead_ids: Sequence[str]) -> Request:
+        """The DELETE for these ids, built to be recorded before it is sent."""
+        return self.build(
             "DELETE", BLOCKED_LEADS_PATH, json_body=list(lead_ids), item_count=len(lead_ids)
         )
+
+    def unblock_answer(self, answer: Answer) -> UnblockAnswer:
         data = answer.data
         unblocked = data.get("unblocked") if isinstance(data, dict) else None
         if not isinstance(unblocked, int) or isinstance(unblocked, bool) or unblocked < 0:

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
-from suppression_admin.providers.base import Answer, ProviderClient
-from suppression_admin.providers.waiting import WaitingWork
+from suppression_admin.providers.base import Answer, ProviderClient, Request
 
 BLACKLIST_PATH = "/v2/blacklist/emails"
 MAX_EMAILS_PER_CALL = 500
@@ -70,31 +69,32 @@ class WoodpeckerClient(ProviderClient):
         if batch:
             yield batch
 
-    def remove(self, emails: Sequence[str], *, while_out: WaitingWork | None = None) -> list[str]:
-        """DELETE up to 500 emails; returns the ones Woodpecker says it removed.
+    def remove(self, emails: Sequence[str]) -> list[str]:
+        """DELETE up to 500 emails; returns the ones Woodpecker says it removed."""
+        return self.removed_by(self.send(self.removal_request(emails)))
 
-        ``while_out`` runs once the request is sent, before the answer is read.
-        """
-        return self._write("DELETE", emails, while_out)
+    def removal_request(self, emails: Sequence[str]) -> Request:
+        """The DELETE for up to 500 emails, built to be recorded before it is sent."""
+        return self._write_request("DELETE", emails)
+
+    def removed_by(self, answer: Answer) -> list[str]:
+        """The emails a removal's answer says were removed (the others were not listed)."""
+        return self._emails_in(answer)
 
     def add(self, emails: Sequence[str]) -> list[str]:
         """POST up to 500 emails; returns every email now blacklisted per the answer."""
-        return self._write("POST", emails)
+        return self._emails_in(self.send(self._write_request("POST", emails)))
 
-    def _write(
-        self, method: str, emails: Sequence[str], while_out: WaitingWork | None = None
-    ) -> list[str]:
+    def _write_request(self, method: str, emails: Sequence[str]) -> Request:
         if not emails:
             raise ValueError("No emails to send.")
         if len(emails) > MAX_EMAILS_PER_CALL:
             raise ValueError(f"At most {MAX_EMAILS_PER_CALL} emails per request.")
-        answer = self._request(
-            method,
-            BLACKLIST_PATH,
-            json_body={"emails": list(emails)},
-            item_count=len(emails),
-            while_out=while_out,
+        return self.build(
+            method, BLACKLIST_PATH, json_body={"emails": list(emails)}, item_count=len(emails)
         )
+
+    def _emails_in(self, answer: Answer) -> list[str]:
         data = answer.data
         if not isinstance(data, dict):
             raise self._malformed(answer, "an object with 'emails' was expected")

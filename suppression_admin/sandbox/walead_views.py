@@ -11,9 +11,11 @@
 Every error is ``{"success": false, "message": ...}`` (WaLead does not document its shape).
 """
 
+import time
 from datetime import UTC
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.db.models.functions import Lower
@@ -66,6 +68,9 @@ def _list(request: HttpRequest) -> HttpResponse:
 
 
 def _unblock(request: HttpRequest) -> HttpResponse:
+    latency_ms = getattr(settings, "SANDBOX_WALEAD_LATENCY_MS", 0)
+    if latency_ms:
+        time.sleep(latency_ms / 1000)  # as a remote provider would take
     try:
         ids = json_body(request)
     except BadBody:

@@ -34,6 +34,7 @@ class UnblockForm(forms.Form):
         widget=forms.HiddenInput,
         validators=[RegexValidator(r"^[0-9a-f]{32}$", "This confirmation form is not valid.")],
     )
+    retry_of = forms.IntegerField(required=False, widget=forms.HiddenInput)
     acknowledge_opt_out = forms.BooleanField(
         required=False, label="I confirm these people may be contacted again."
     )

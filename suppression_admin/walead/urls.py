@@ -13,4 +13,5 @@ urlpatterns = [
     path("confirm/", views.unblock_confirm, name="unblock_confirm"),
     path("unblock/", views.unblock_submit, name="unblock_submit"),
     path("operations/<int:pk>/", views.operation_result, name="operation_result"),
+    path("retry/<int:pk>/", views.unblock_retry, name="retry"),
 ]

@@ -16,12 +16,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from suppression_admin.audit.models import Operation, Provider, Source
 from suppression_admin.connections import walead_client
+from suppression_admin.jobs.models import Job
 from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
 from suppression_admin.walead import selection
 from suppression_admin.walead.forms import BrowseForm, UnblockForm
 from suppression_admin.walead.services import (
     LeadSnapshot,
     UnblockRequestInvalid,
+    leads_for_retry,
     leads_matching,
     leads_unblock,
 )
@@ -106,8 +108,16 @@ def unblock_confirm(request: HttpRequest) -> HttpResponse:
     if not leads:
         messages.info(request, "Select at least one lead to unblock.")
         return redirect("walead:blocked_leads")
+    initial = {"token": uuid.uuid4().hex, "lead": [lead.id for lead in leads]}
+    if retry_of := _retried_job(request.GET.get("retry_of")):
+        # A retry starts from the first job's reason and ticket (the operator may edit them).
+        initial |= {
+            "retry_of": retry_of.pk,
+            "reason": retry_of.operation.reason,
+            "ticket": retry_of.operation.ticket,
+        }
     form = UnblockForm(
-        initial={"token": uuid.uuid4().hex, "lead": [lead.id for lead in leads]},
+        initial=initial,
         lead_ids=[lead.id for lead in leads],
         needs_ack=any(lead.looks_like_opt_out for lead in leads),
     )
@@ -140,31 +150,48 @@ def unblock_submit(request: HttpRequest) -> HttpResponse:
             client_ip=request.META.get("REMOTE_ADDR"),
             user_agent=request.headers.get("User-Agent", ""),
             idempotency_key=form.cleaned_data["token"],
+            retry_of=_retried_job(form.cleaned_data.get("retry_of")),
         )
     except (UnblockRequestInvalid, ProviderNotConfigured) as error:
         form.add_error(None, str(error))
         return render(request, "walead/confirm.html", _confirm_context(leads, form), status=400)
     selection.discard(request.session, [lead.id for lead in leads])
-    return redirect("walead:operation_result", pk=operation.pk)
+    return redirect("jobs:detail", pk=operation.pk)
 
 
 @require_GET
 @can_unblock
 def operation_result(request: HttpRequest, pk: int) -> HttpResponse:
-    operation = get_object_or_404(Operation, pk=pk, provider=Provider.WALEAD)
-    items = list(operation.items.all())
-    done = sum(1 for item in items if item.is_done)
-    return render(
-        request,
-        "walead/result.html",
-        {
-            "operation": operation,
-            "items": items,
-            "requested": len(items),
-            "unblocked": done,
-            "problems": [item for item in items if not item.is_done],
-        },
+    """Where an unblock's result used to be: its job's page now."""
+    get_object_or_404(Operation, pk=pk, provider=Provider.WALEAD)
+    return redirect("jobs:detail", pk=pk)
+
+
+@require_POST
+@can_unblock
+def unblock_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """The leads a finished job did not send (or could not settle) become the selection, and
+    go through the same confirmation."""
+    job = get_object_or_404(Job, pk=pk, provider=Provider.WALEAD)
+    leads = leads_for_retry(job) if job.is_finished else []
+    if not leads:
+        messages.info(request, "This job has no lead left to retry.")
+        return redirect("jobs:detail", pk=job.pk)
+    selection.remember(request.session, leads)
+    selection.clear(request.session)
+    selection.add(request.session, [lead.id for lead in leads])
+    messages.info(
+        request, f"Your selection now holds the {len(leads)} leads of job #{job.pk} to retry."
     )
+    return redirect(f"{reverse('walead:unblock_confirm')}?{urlencode({'retry_of': job.pk})}")
+
+
+def _retried_job(value: object) -> Job | None:
+    try:
+        pk = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return Job.objects.select_related("operation").filter(pk=pk, provider=Provider.WALEAD).first()
 
 
 def _page_context(request: HttpRequest, *, search: str, sort: str, offset: int) -> dict:

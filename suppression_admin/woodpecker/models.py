@@ -1,7 +1,7 @@
-"""Bulk removal from Woodpecker's blacklist: a checked upload, then a checkpointed job.
+"""Bulk removal from Woodpecker's blacklist: a checked upload, awaiting confirmation.
 
-The addresses and per-address outcomes live in the audit (OperationItem rows of the job's
-operation); a chunk is a range of item positions, so the job itself stores only progress.
+Once confirmed, a draft's addresses are removed by a background job (jobs.Job); the draft
+keeps the address list the job reads them from.
 """
 
 import uuid
@@ -10,13 +10,14 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from suppression_admin.audit.models import Operation
+from suppression_admin.jobs.models import Job
 
 
 class DraftSource(models.TextChoices):
     FILE = "file", "Uploaded file"
     PASTE = "paste", "Pasted list"
     SELECTION = "selection", "Selected on the blacklist page"
+    RETRY = "retry", "Not sent by an earlier job"
 
 
 class RemovalDraft(models.Model):
@@ -47,6 +48,14 @@ class RemovalDraft(models.Model):
     blacklisted_count = models.PositiveIntegerField(null=True, blank=True)
     lookup_checked = models.PositiveIntegerField(default=0)
     lookup_error = models.TextField(blank=True)
+    # One draft, one job: confirming the same preview twice finds this job.
+    job = models.OneToOneField(
+        Job, on_delete=models.PROTECT, null=True, blank=True, related_name="removal_draft"
+    )
+    # A draft of the addresses an earlier job did not send (or could not settle).
+    retry_of = models.ForeignKey(
+        Job, on_delete=models.PROTECT, null=True, blank=True, related_name="retry_drafts"
+    )
 
     # Up to tens of megabytes each: pages that poll leave them out.
     BULK_FIELDS = ("emails", "unused_csv", "invalid_rows")
@@ -56,117 +65,3 @@ class RemovalDraft(models.Model):
 
     def email_list(self) -> list[str]:
         return self.emails.split("\n") if self.emails else []
-
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Done"
-    PARTIAL = "partial", "Done, with problems"
-    FAILED = "failed", "Stopped"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-FINISHED_STATUSES = (
-    JobStatus.SUCCEEDED,
-    JobStatus.PARTIAL,
-    JobStatus.FAILED,
-    JobStatus.CANCELLED,
-)
-
-
-class RemovalJob(models.Model):
-    # One draft, one job: confirming the same preview twice finds this job.
-    draft = models.OneToOneField(RemovalDraft, on_delete=models.PROTECT, related_name="job")
-    operation = models.OneToOneField(
-        Operation, on_delete=models.PROTECT, related_name="removal_job"
-    )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    # Which Woodpecker account (a hash of its key, never the key).
-    key_fingerprint = models.CharField(max_length=16)
-    total = models.PositiveIntegerField()
-    prepared = models.BooleanField(default=False)
-    # The audit items are written a little ahead of the requests (always before them):
-    # positions below this one exist.
-    items_written = models.PositiveIntegerField(default=0)
-    cancel_requested = models.BooleanField(default=False)
-    # Woodpecker asked us to wait (429/503, Retry-After): no worker sends for the job before.
-    resume_at = models.DateTimeField(null=True, blank=True)
-    stop_reason = models.TextField(blank=True)
-    # Progress counters, advanced once per finished chunk.
-    removed = models.PositiveIntegerField(default=0)
-    not_listed = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    unknown = models.PositiveIntegerField(default=0)
-    not_sent = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"Removal job #{self.pk}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
-
-    @property
-    def resting(self) -> bool:
-        """Waiting because Woodpecker asked us to (429/503 with Retry-After)."""
-        return not self.is_finished and bool(self.resume_at and self.resume_at > timezone.now())
-
-    @property
-    def processed(self) -> int:
-        return self.removed + self.not_listed + self.failed + self.unknown + self.not_sent
-
-    @property
-    def percent(self) -> int:
-        return int(100 * self.processed / self.total) if self.total else 100
-
-    @property
-    def seconds_left(self) -> int | None:
-        """A straight-line estimate from the pace so far; None before there is a pace."""
-        if self.is_finished or not self.started_at or not self.processed:
-            return None
-        elapsed = (timezone.now() - self.started_at).total_seconds()
-        return int(elapsed / self.processed * (self.total - self.processed))
-
-
-class ChunkStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    IN_FLIGHT = "in_flight", "In flight"
-    DONE = "done", "Done"
-    NOT_SENT = "not_sent", "Not sent"
-
-
-# Not yet finished: waiting to be sent (again), or out.
-OPEN_CHUNK_STATUSES = (ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT)
-
-
-class RemovalChunk(models.Model):
-    """Up to 500 consecutive items of the job: the unit that is sent and checkpointed."""
-
-    job = models.ForeignKey(RemovalJob, on_delete=models.CASCADE, related_name="chunks")
-    index = models.PositiveIntegerField()
-    first_position = models.PositiveIntegerField()
-    last_position = models.PositiveIntegerField()
-    status = models.CharField(
-        max_length=20, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
-    )
-    attempts = models.PositiveIntegerField(default=0)
-    claimed_by = models.CharField(max_length=64, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    done_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["job_id", "index"]
-        constraints = [models.UniqueConstraint(fields=["job", "index"], name="chunk_index_unique")]
-        indexes = [models.Index(fields=["job", "status", "index"])]
-
-    def __str__(self) -> str:
-        return f"chunk {self.index} of job {self.job_id}"

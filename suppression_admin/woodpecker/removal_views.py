@@ -1,4 +1,4 @@
-"""Bulk removal pages: upload or paste, preview, confirm, follow the job, download results.
+"""Bulk removal pages: upload or paste, preview, confirm (the job has its own pages).
 
 Plain forms with POST/redirect/GET; HTMX only refreshes the look-up and progress figures.
 """
@@ -6,7 +6,6 @@ Plain forms with POST/redirect/GET; HTMX only refreshes the look-up and progress
 import csv
 import io
 import uuid
-from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
@@ -15,21 +14,21 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from suppression_admin.audit.csv_export import neutralise
-from suppression_admin.audit.models import OperationItem
+from suppression_admin.audit.models import Provider
+from suppression_admin.jobs.models import Job
 from suppression_admin.providers.errors import ProviderNotConfigured
 from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused
-from suppression_admin.woodpecker.models import DraftSource, RemovalDraft, RemovalJob
+from suppression_admin.woodpecker.models import DraftSource, RemovalDraft
 from suppression_admin.woodpecker.services import (
     REASON_REQUIRED,
     RemovalRequestInvalid,
+    draft_for_retry,
     draft_from_paste,
     draft_from_upload,
-    removal_job_cancel,
     removal_job_start,
 )
 
@@ -40,10 +39,6 @@ PENDING_UPLOAD_KEY = "woodpecker_pending_upload"
 NOTHING_GIVEN = "Choose a file or paste some addresses."
 BOTH_GIVEN = "Choose a file or paste addresses, not both."
 PASTE_MAX_CHARS = 5_000_000
-BLACKLISTED_REMINDER = (
-    "Prospects already marked BLACKLISTED in Woodpecker keep that status: removing their "
-    "address from the blacklist does not change it. Change it in Woodpecker if needed."
-)
 
 
 class SourceForm(forms.Form):
@@ -182,9 +177,11 @@ def removal_from_selection(request: HttpRequest) -> HttpResponse:
 @can_remove
 def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     draft = _own_draft(request, pk, lean=True)
-    if hasattr(draft, "job"):
-        return redirect("woodpecker:job_detail", pk=draft.job.pk)
-    form = ConfirmForm(request.POST if request.method == "POST" else None)
+    if draft.job_id is not None:
+        return redirect("jobs:detail", pk=draft.job_id)
+    form = ConfirmForm(
+        request.POST if request.method == "POST" else None, initial=_retry_initial(draft)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             job = removal_job_start(
@@ -198,7 +195,7 @@ def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         except (RemovalRequestInvalid, ProviderNotConfigured) as error:
             form.add_error(None, str(error))
         else:
-            return redirect("woodpecker:job_detail", pk=job.pk)
+            return redirect("jobs:detail", pk=job.pk)
     context = {"draft": draft, "form": form}
     if request.htmx and request.htmx.target == "lookup":
         return render(request, "woodpecker/removal_preview.html#lookup", context)
@@ -217,69 +214,18 @@ def removal_unused_csv(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return response
 
 
-@require_GET
-@can_remove
-def jobs_mine(request: HttpRequest) -> HttpResponse:
-    jobs = _jobs_with_lean_drafts().filter(created_by=request.user)[:200]
-    return render(request, "woodpecker/jobs.html", {"jobs": jobs})
-
-
-@require_GET
-@can_remove
-def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(_jobs_with_lean_drafts().select_related("operation"), pk=pk)
-    context = {"job": job, "reminder": BLACKLISTED_REMINDER}
-    if job.is_finished:
-        context["problems"] = (
-            job.operation.items.exclude(outcome__in=["removed", "not_listed"])
-            .order_by("position")
-            .only("identifier", "outcome", "detail")[:100]
-        )
-    if request.htmx and request.htmx.target == "progress":
-        return render(request, "woodpecker/job.html#progress", context)
-    return render(request, "woodpecker/job.html", context)
-
-
 @require_POST
 @can_remove
-def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(RemovalJob, pk=pk)
-    removal_job_cancel(job)
-    messages.info(request, "Cancelling: the job stops after the chunk in flight.")
-    return redirect("woodpecker:job_detail", pk=job.pk)
-
-
-@require_GET
-@can_remove
-def job_result_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    job = get_object_or_404(RemovalJob, pk=pk)
-    items = (
-        OperationItem.objects.filter(operation_id=job.operation_id)
-        .order_by("position")
-        .values_list("identifier", "outcome", "detail")
-    )
-    response = StreamingHttpResponse(_result_lines(items), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="removal-job-{job.pk}.csv"'
-    return response
-
-
-def _result_lines(items) -> Iterator[str]:
-    labels = dict(OperationItem._meta.get_field("outcome").choices)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["email", "outcome", "detail"])
-    for email, outcome, detail in items.iterator(chunk_size=5000):
-        writer.writerow([neutralise(email), labels.get(outcome, outcome), detail])
-        if buffer.tell() > 64_000:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _jobs_with_lean_drafts():
-    bulk = [f"draft__{field}" for field in RemovalDraft.BULK_FIELDS]
-    return RemovalJob.objects.select_related("draft").defer(*bulk)
+def removal_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """The addresses a finished job did not send (or could not settle), as a new draft that
+    goes through the same preview and confirmation."""
+    job = get_object_or_404(Job, pk=pk, provider=Provider.WOODPECKER)
+    try:
+        draft = draft_for_retry(actor=request.user, job=job)
+    except RemovalRequestInvalid as error:
+        messages.info(request, str(error))
+        return redirect("jobs:detail", pk=job.pk)
+    return redirect("woodpecker:removal_preview", pk=draft.pk)
 
 
 def _own_draft(request: HttpRequest, pk: uuid.UUID, *, lean: bool = False) -> RemovalDraft:
@@ -288,6 +234,14 @@ def _own_draft(request: HttpRequest, pk: uuid.UUID, *, lean: bool = False) -> Re
     if draft.created_by_id != request.user.pk:
         raise PermissionDenied("This upload belongs to someone else.")
     return draft
+
+
+def _retry_initial(draft: RemovalDraft) -> dict[str, str]:
+    """A retry starts from the first job's reason and ticket (the operator may edit them)."""
+    if draft.retry_of_id is None:
+        return {}
+    earlier = draft.retry_of.operation
+    return {"reason": earlier.reason, "ticket": earlier.ticket}
 
 
 def _unused_preview(draft: RemovalDraft) -> list[list[str]]:

@@ -13,15 +13,15 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
 
 from suppression_admin.audit.csv_export import neutralise
-from suppression_admin.audit.models import Action, Provider, Source
-from suppression_admin.audit.services import operation_start
-from suppression_admin.connections import woodpecker_client, woodpecker_endpoint
-from suppression_admin.providers.errors import ProviderError
-from suppression_admin.providers.woodpecker import MAX_PER_PAGE, BlacklistPage, WoodpeckerClient
+from suppression_admin.audit.models import Action, ItemOutcome, OperationItem, Provider, Source
+from suppression_admin.audit.services import operation_add_invalid_items, operation_start
+from suppression_admin.connections import woodpecker_endpoint
+from suppression_admin.jobs.models import Job
+from suppression_admin.jobs.services import job_create
+from suppression_admin.keys.lock import key_fingerprint
 from suppression_admin.woodpecker.ingest import (
     IngestResult,
     Limits,
@@ -29,27 +29,22 @@ from suppression_admin.woodpecker.ingest import (
     ingest_pasted,
     ingest_upload,
 )
-from suppression_admin.woodpecker.keylock import KeyBusy, key_fingerprint
-from suppression_admin.woodpecker.models import (
-    FINISHED_STATUSES,
-    ChunkStatus,
-    DraftSource,
-    RemovalChunk,
-    RemovalDraft,
-    RemovalJob,
-)
+from suppression_admin.woodpecker.models import DraftSource, RemovalDraft
+from suppression_admin.woodpecker.tasks import lookup_draft
 
 logger = logging.getLogger(__name__)
 
 REASON_REQUIRED = "Give a reason for the removal: it goes into the audit log."
 NOTHING_VALID = "There is no valid address to remove."
 ALREADY_STARTED = "This preview was already confirmed; here is its job."
+NOTHING_TO_RETRY = "This job has no address left to retry."
 
 
 DRAFT_TO_AUDIT_SOURCE = {
     DraftSource.FILE: Source.FILE,
     DraftSource.PASTE: Source.PASTE,
     DraftSource.SELECTION: Source.WEB,
+    DraftSource.RETRY: Source.RETRY,
 }
 
 
@@ -112,12 +107,7 @@ def _schedule_lookup(draft: RemovalDraft) -> None:
     if not draft.valid_count:
         return
 
-    def enqueue() -> None:
-        from suppression_admin.woodpecker.tasks import lookup_draft
-
-        lookup_draft.enqueue(str(draft.pk))
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: lookup_draft.enqueue(str(draft.pk)))
 
 
 def draft_create(
@@ -154,72 +144,6 @@ def unused_rows_csv(rows: list[UnusedRow]) -> str:
     return buffer.getvalue()
 
 
-def draft_lookup_blacklisted(draft: RemovalDraft) -> None:
-    """Count how many of the draft's addresses are on the blacklist now, with progress.
-
-    Looks the addresses up with ``email_filter`` in URL-length-safe batches (about 100
-    addresses each) — or, when the whole blacklist takes fewer requests to read than that,
-    reads it page by page and compares: a 100,000-address upload against a 20,000-address
-    blacklist is then 40 requests instead of 1,000. Each request takes its turn on the key
-    like every other Woodpecker request.
-    """
-    emails = draft.email_list()
-    RemovalDraft.objects.filter(pk=draft.pk).update(
-        lookup_checked=0, blacklisted_count=None, lookup_error=""
-    )
-    client = woodpecker_client()
-    try:
-        batches = list(client.lookup_batches(emails))
-        first_page = client.list_page(page=0) if len(batches) > 1 else None
-        if first_page is not None and _pages(first_page.total) < len(batches):
-            found = _count_by_reading_the_blacklist(draft, client, set(emails), first_page)
-        else:
-            found = _count_by_email_filter(draft, client, batches)
-    except (ProviderError, KeyBusy) as error:
-        RemovalDraft.objects.filter(pk=draft.pk).update(lookup_error=str(error))
-        return
-    finally:
-        client.close()
-    RemovalDraft.objects.filter(pk=draft.pk).update(
-        blacklisted_count=found, lookup_checked=draft.valid_count
-    )
-
-
-def _pages(total: int) -> int:
-    return -(-total // MAX_PER_PAGE)
-
-
-def _count_by_email_filter(
-    draft: RemovalDraft, client: WoodpeckerClient, batches: list[list[str]]
-) -> int:
-    found = 0
-    for batch in batches:
-        found += len(client.lookup(batch))
-        RemovalDraft.objects.filter(pk=draft.pk).update(
-            lookup_checked=F("lookup_checked") + len(batch)
-        )
-    return found
-
-
-def _count_by_reading_the_blacklist(
-    draft: RemovalDraft, client: WoodpeckerClient, wanted: set[str], first_page: BlacklistPage
-) -> int:
-    # The blacklist may change while it is read; a set counts an address once even if a
-    # shifted page shows it twice.
-    found: set[str] = set()
-    pages = _pages(first_page.total)
-    page, listed = 0, first_page
-    while True:
-        found.update(email.lower() for email in listed.emails if email.lower() in wanted)
-        page += 1
-        RemovalDraft.objects.filter(pk=draft.pk).update(
-            lookup_checked=min(draft.valid_count * page // max(pages, 1), draft.valid_count)
-        )
-        if page >= pages or not listed.emails:
-            return len(found)
-        listed = client.list_page(page=page)
-
-
 def removal_job_start(
     *,
     actor: AbstractBaseUser,
@@ -230,17 +154,19 @@ def removal_job_start(
     user_agent: str = "",
     source: str | None = None,
     schedule: bool = True,
-) -> RemovalJob:
-    """Record the operation and schedule the job. Confirming a draft twice returns its job.
+) -> Job:
+    """Record the operation and its job, and queue it. Confirming a draft twice returns
+    its job (and sends nothing again).
 
-    ``schedule=False`` leaves running it to the caller (the CLI runs it in-process; if that
-    process dies, ``removal_jobs_recover`` hands the job to a worker).
+    The invalid rows are recorded at once, as invalid items after the valid addresses'
+    positions; the addresses themselves are written by the job, ahead of its requests (a
+    million rows do not belong in a web request). ``schedule=False`` leaves running it to
+    the caller (a command runs it in its own process).
 
     Raises RemovalRequestInvalid, or ProviderNotConfigured when Woodpecker has no key.
     """
-    existing = RemovalJob.objects.filter(draft=draft).first()
-    if existing is not None:
-        return existing
+    if draft.job_id is not None:
+        return draft.job
     reason = reason.strip()
     if not reason:
         raise RemovalRequestInvalid(REASON_REQUIRED)
@@ -255,57 +181,68 @@ def removal_job_start(
             "file_sha256": draft.sha256,
             "column": draft.column_label,
         }
-    try:
-        with transaction.atomic():
-            operation, _ = operation_start(
-                provider=Provider.WOODPECKER,
-                action=Action.REMOVE,
-                actor=actor,
-                reason=reason,
-                ticket=ticket.strip(),
-                source=source or DRAFT_TO_AUDIT_SOURCE[draft.source],
-                source_detail=source_detail,
-                # Items are written by the job before its first request: a million rows
-                # do not belong in a web request.
-                items=[],
-                client_ip=client_ip,
-                user_agent=user_agent,
-            )
-            job = RemovalJob.objects.create(
-                draft=draft,
-                operation=operation,
-                created_by=actor,
-                key_fingerprint=key_fingerprint(endpoint.api_key),
-                total=draft.valid_count,
-            )
-            if schedule:
-                transaction.on_commit(lambda: removal_job_enqueue(job))
-    except IntegrityError:
-        # Two confirmations of one draft raced; the other created the job.
-        return RemovalJob.objects.get(draft=draft)
+    if draft.retry_of_id:
+        source_detail["retry_of"] = draft.retry_of_id
+    with transaction.atomic():
+        locked = RemovalDraft.objects.select_for_update().only("job").get(pk=draft.pk)
+        if locked.job_id is not None:
+            # Two confirmations of one draft raced; the other created the job.
+            return locked.job
+        operation, _ = operation_start(
+            provider=Provider.WOODPECKER,
+            action=Action.REMOVE,
+            actor=actor,
+            reason=reason,
+            ticket=ticket.strip(),
+            source=source or DRAFT_TO_AUDIT_SOURCE[draft.source],
+            source_detail=source_detail,
+            items=[],
+            client_ip=client_ip,
+            user_agent=user_agent,
+        )
+        invalid_rows = RemovalDraft.objects.values_list("invalid_rows", flat=True).get(pk=draft.pk)
+        operation_add_invalid_items(
+            operation,
+            ((value, f"Row {row}: {reason}; not sent.") for row, value, reason in invalid_rows),
+            first_position=draft.valid_count,
+        )
+        job = job_create(
+            operation=operation,
+            actor=actor,
+            key_fingerprint=key_fingerprint(endpoint.api_key),
+            total=draft.valid_count,
+            retry_of=draft.retry_of,
+            schedule=schedule,
+        )
+        RemovalDraft.objects.filter(pk=draft.pk).update(job=job)
+    draft.job = job
     return job
 
 
-def removal_job_enqueue(job: RemovalJob) -> None:
-    from suppression_admin.woodpecker.tasks import run_removal_job
+def draft_for_retry(*, actor: AbstractBaseUser, job: Job) -> RemovalDraft:
+    """A draft of the addresses ``job`` did not send or could not settle, to confirm again.
 
-    run_removal_job.enqueue(job.pk)
-
-
-def removal_job_cancel(job: RemovalJob) -> None:
-    """Stop the job after the chunk in flight.
-
-    Closes every chunk not yet sent, in one statement: a worker claims a chunk with a
-    conditional update, so it either got the chunk before the cancel or finds it closed.
-    The worker then records those addresses as not sent.
+    Raises RemovalRequestInvalid when there is nothing to retry.
     """
-    with transaction.atomic():
-        cancelled = (
-            RemovalJob.objects.filter(pk=job.pk)
-            .exclude(status__in=FINISHED_STATUSES)
-            .update(cancel_requested=True)
+    emails = list(
+        OperationItem.objects.filter(
+            operation_id=job.pk,
+            position__lt=job.total,
+            outcome__in=[ItemOutcome.NOT_SENT, ItemOutcome.UNKNOWN],
         )
-        if cancelled:
-            RemovalChunk.objects.filter(job=job, status=ChunkStatus.PENDING).update(
-                status=ChunkStatus.NOT_SENT
-            )
+        .order_by("position")
+        .values_list("identifier", flat=True)
+    )
+    if not job.is_finished or not emails:
+        raise RemovalRequestInvalid(NOTHING_TO_RETRY)
+    draft = RemovalDraft.objects.create(
+        created_by=actor,
+        source=DraftSource.RETRY,
+        rows=len(emails),
+        valid_count=len(emails),
+        emails="\n".join(emails),
+        unused_csv=unused_rows_csv([]),
+        retry_of=job,
+    )
+    _schedule_lookup(draft)
+    return draft

@@ -1,15 +1,9 @@
-"""Background tasks (django.tasks, run by django-tasks-db's db_worker)."""
+"""Background tasks of the removal flow (django.tasks, run by the workers)."""
 
 from django.tasks import task
 
-from suppression_admin.woodpecker.jobs import removal_job_run
 from suppression_admin.woodpecker.models import RemovalDraft
-from suppression_admin.woodpecker.services import draft_lookup_blacklisted
-
-
-@task()
-def run_removal_job(job_id: int) -> str:
-    return removal_job_run(job_id).status
+from suppression_admin.woodpecker.preview import draft_lookup_blacklisted
 
 
 @task()

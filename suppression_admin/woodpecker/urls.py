@@ -11,8 +11,5 @@ urlpatterns = [
     path("remove/column/", removal_views.removal_column, name="removal_column"),
     path("remove/<uuid:pk>/", removal_views.removal_preview, name="removal_preview"),
     path("remove/<uuid:pk>/unused.csv", removal_views.removal_unused_csv, name="removal_unused"),
-    path("jobs/", removal_views.jobs_mine, name="jobs"),
-    path("jobs/<int:pk>/", removal_views.job_detail, name="job_detail"),
-    path("jobs/<int:pk>/cancel/", removal_views.job_cancel, name="job_cancel"),
-    path("jobs/<int:pk>/result.csv", removal_views.job_result_csv, name="job_result"),
+    path("retry/<int:pk>/", removal_views.removal_retry, name="retry"),
 ]

@@ -6,8 +6,9 @@ import io
 import pytest
 from playwright.sync_api import expect
 
+from suppression_admin.audit.models import OperationStatus
+from suppression_admin.jobs.models import Job
 from suppression_admin.sandbox.models import SandboxBlacklistedEmail
-from suppression_admin.woodpecker.models import JobStatus, RemovalJob
 from tests.browser.test_unblock_journey import log_in
 from tests.conftest import make_user
 
@@ -51,14 +52,14 @@ def test_operator_uploads_previews_confirms_and_watches_the_job(page, sandbox, w
     page.get_by_label("Ticket or reference").fill("SUP-77")
     page.get_by_role("button", name="Remove 151 addresses from the blacklist").click()
 
-    expect(page.get_by_test_id("job-status")).to_have_text("Done", timeout=60_000)
-    expect(page.get_by_test_id("removed")).to_have_text("150")
+    expect(page.get_by_test_id("job-status")).to_have_text("Succeeded", timeout=60_000)
+    expect(page.get_by_test_id("done")).to_have_text("150")
     expect(page.get_by_test_id("not-listed")).to_have_text("1")
     expect(page.get_by_test_id("percent")).to_have_text("100%")
     expect(page.locator("body")).to_contain_text("keep that status")
     assert not SandboxBlacklistedEmail.objects.filter(email__in=chosen).exists()
-    job = RemovalJob.objects.get()
-    assert job.status == JobStatus.SUCCEEDED
+    job = Job.objects.select_related("operation").get()
+    assert job.status == OperationStatus.SUCCEEDED
 
     with page.expect_download() as download_info:
         page.get_by_test_id("result-csv").click()
@@ -71,7 +72,7 @@ def test_operator_uploads_previews_confirms_and_watches_the_job(page, sandbox, w
         "Was not on the blacklist.",
     ] in result
 
-    page.get_by_role("link", name="Open in the audit log").click()
+    page.get_by_role("link", name=f"audit operation #{job.pk}").click()
     expect(page.locator("body")).to_contain_text("clean-up.csv")
     expect(page.locator("body")).to_contain_text("SUP-77")
     page.goto(f"{base}/audit/?identifier=stranger%40nowhere.example")

@@ -6,9 +6,9 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from suppression_admin.audit.models import Operation, ProviderCall
+from suppression_admin.audit.models import Operation, OperationStatus, ProviderCall
+from suppression_admin.jobs.models import Job
 from suppression_admin.sandbox.models import SandboxBlacklistedEmail
-from suppression_admin.woodpecker.models import JobStatus, RemovalJob
 from tests.conftest import make_user
 
 CSV = b"email;name\r\nann@example.com;Ann\r\nbad-address;Bob\r\nANN@example.com;Ann\r\n"
@@ -31,7 +31,7 @@ def test_dry_run_json_reports_rows_and_changes_nothing(tmp_path, operator):
         "invalid": [{"row": 3, "value": "bad-address", "error": "not a valid email address"}],
         "duplicates": 1,
     }
-    assert RemovalJob.objects.count() == 0
+    assert Job.objects.count() == 0
     assert Operation.objects.count() == 0
 
 
@@ -74,7 +74,7 @@ def test_removal_runs_the_job_and_audits_every_request(tmp_path):
         str(path), "--reason", "Cleanup", "--actor", "cli.operator", "--ticket", "T-3", "--json"
     )
     figures = json.loads(out)
-    assert figures["status"] == JobStatus.SUCCEEDED
+    assert figures["status"] == OperationStatus.SUCCEEDED
     assert (figures["removed"], figures["not_on_blacklist"]) == (120, 1)
     assert not SandboxBlacklistedEmail.objects.filter(email__in=listed).exists()
     operation = Operation.objects.get(pk=figures["operation"])
@@ -96,4 +96,4 @@ def test_exit_status_is_not_zero_when_something_was_not_removed(tmp_path, settin
     with pytest.raises(CommandError) as caught:
         run(str(path), "--reason", "r", "--actor", "cli.operator")
     assert caught.value.returncode == 1
-    assert RemovalJob.objects.get().status == JobStatus.FAILED
+    assert Job.objects.get().status == OperationStatus.STOPPED

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from suppression_admin.connections import WOODPECKER_TIMEOUTS
+from suppression_admin.connections import woodpecker_timeouts
 from suppression_admin.providers.base import Timeouts
 from suppression_admin.providers.errors import ProviderOutcomeUnknown, ProviderUnavailable
 from suppression_admin.providers.walead import WaleadClient
@@ -66,5 +66,5 @@ def test_a_read_slower_than_the_deadline_is_unavailable(trickling_server):
 
 
 def test_woodpecker_read_timeout_outlasts_its_15_second_queue():
-    assert WOODPECKER_TIMEOUTS.read > 15
-    assert WOODPECKER_TIMEOUTS.deadline > WOODPECKER_TIMEOUTS.read
+    assert woodpecker_timeouts().read > 15
+    assert woodpecker_timeouts().deadline > woodpecker_timeouts().read

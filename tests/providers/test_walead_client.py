@@ -39,7 +39,7 @@ class RecordingLog:
         self.events.append(("started", method, path, item_count, body))
         return len(self.events)
 
-    def finished(self, handle, *, status, answer_excerpt, error, duration_ms):
+    def finished(self, handle, *, status, answer_excerpt, error, sent_at, duration_ms):
         self.events.append(("finished", handle, status, answer_excerpt, error))
 
 

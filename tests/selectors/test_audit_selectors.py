@@ -95,20 +95,6 @@ def test_operations_filtered_status(operator):
     assert ids(operations_filtered(status=OperationStatus.FAILED)) == {failed.pk}
 
 
-def test_operations_filtered_status_counts_abandoned_runs_as_interrupted(operator):
-    running = record_operation(operator, [ItemDraft("1", "a")], finish=False)
-    abandoned = record_operation(
-        operator,
-        [ItemDraft("2", "b")],
-        finish=False,
-        created_at=timezone.now() - timedelta(hours=2),
-    )
-    in_progress = operations_filtered(status=OperationStatus.IN_PROGRESS)
-    assert ids(in_progress) == {running.pk}
-    assert ids(operations_filtered(status=OperationStatus.INTERRUPTED)) == {abandoned.pk}
-    assert Operation.objects.get(pk=abandoned.pk).status_label.startswith("Interrupted")
-
-
 @pytest.mark.parametrize(
     "search",
     ["maria-gonzalez", "MARIA-Gonzalez", "https://www.linkedin.com/in/maria-gonzalez/", "101"],

@@ -1,12 +1,12 @@
-"""AuditCallLog: one committed row per request, written before it; optionally conditional."""
+"""AuditCallLog: one row per request, written before it; its answer with observed times."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.utils import timezone
+from django.db import transaction
 
-from suppression_admin.audit.models import Operation, Provider, ProviderCall
-from suppression_admin.audit.services import AuditCallLog, CallRefused
+from suppression_admin.audit.models import Provider, ProviderCall
+from suppression_admin.audit.services import AuditCallLog
 from tests.audit_factories import record_operation
 
 pytestmark = pytest.mark.django_db
@@ -18,13 +18,12 @@ def request(**overrides) -> dict:
     )
 
 
-def test_a_conditional_call_row_is_written_like_any_other_when_the_condition_is_clear(operator):
+def test_the_row_is_written_before_the_request_and_counts_on(operator):
     operation = record_operation(operator, [], provider=Provider.WOODPECKER, finish=False)
     log = AuditCallLog(operation)
     log.purpose, log.batch = "remove chunk 3", 2
-    cancelled = Operation.objects.filter(pk=operation.pk, ticket="CANCELLED")
 
-    call = log.started(**request(body='{"emails": ["a@x.com"]}'), unless=cancelled)
+    call = log.started(**request(body='{"emails": ["a@x.com"]}'))
 
     stored = ProviderCall.objects.get(pk=call.pk)
     assert (stored.sequence, stored.purpose, stored.batch) == (1, "remove chunk 3", 2)
@@ -33,21 +32,34 @@ def test_a_conditional_call_row_is_written_like_any_other_when_the_condition_is_
         2,
         '{"emails": ["a@x.com"]}',
     )
-    assert abs(stored.started_at - timezone.now()) < timedelta(minutes=1)
     assert stored.finished_at is None
-    log.finished(call, status=200, answer_excerpt="{}", error="", duration_ms=12)
-    assert ProviderCall.objects.get(pk=call.pk).status_code == 200
+    assert log.started(**request()).sequence == 2
 
 
-def test_a_conditional_call_row_is_refused_when_the_condition_holds(operator):
+def test_the_answer_is_recorded_with_the_times_observed(operator):
     operation = record_operation(operator, [], provider=Provider.WOODPECKER, finish=False)
     log = AuditCallLog(operation)
-    log.started(**request())
-    Operation.objects.filter(pk=operation.pk).update(ticket="CANCELLED")
-    cancelled = Operation.objects.filter(pk=operation.pk, ticket="CANCELLED")
+    call = log.started(**request())
+    sent_at = datetime(2026, 12, 1, 9, 30, 0, 250_000, tzinfo=UTC)
 
-    with pytest.raises(CallRefused):
-        log.started(**request(), unless=cancelled)
+    log.finished(call, status=200, answer_excerpt="{}", error="", sent_at=sent_at, duration_ms=52)
 
-    assert operation.calls.count() == 1
-    assert log.started(**request()).sequence == 2  # the refused one took no number
+    stored = ProviderCall.objects.get(pk=call.pk)
+    assert stored.status_code == 200
+    assert stored.started_at == sent_at  # when the request went out, not when it was recorded
+    assert stored.duration_ms == 52
+    assert stored.finished_at == sent_at + timedelta(milliseconds=52)
+
+
+def test_a_row_written_in_the_callers_transaction_is_gone_if_it_rolls_back(operator):
+    operation = record_operation(operator, [], provider=Provider.WOODPECKER, finish=False)
+    log = AuditCallLog(operation)
+
+    def written_then_failed():
+        with transaction.atomic():
+            log.started(**request())
+            raise RuntimeError  # the caller's transaction failed: nothing was sent either
+
+    with pytest.raises(RuntimeError):
+        written_then_failed()
+    assert operation.calls.count() == 0

@@ -5,8 +5,9 @@ import requests
 import responses
 
 from suppression_admin.audit.models import ItemOutcome, Operation, OperationStatus, ProviderCall
+from suppression_admin.jobs import engine
+from suppression_admin.jobs.models import Job
 from suppression_admin.providers.errors import ProviderNotConfigured
-from suppression_admin.walead import services
 from suppression_admin.walead.services import (
     REASON_REQUIRED,
     LeadSnapshot,
@@ -15,6 +16,7 @@ from suppression_admin.walead.services import (
     reason_looks_like_opt_out,
 )
 from tests.conftest import TEST_WALEAD_KEY, TEST_WALEAD_URL
+from tests.woodpecker.factories import run
 
 URL = f"{TEST_WALEAD_URL}/v1/blocked-leads"
 pytestmark = pytest.mark.usefixtures("live_providers")
@@ -28,7 +30,8 @@ def snapshots(n: int) -> list[LeadSnapshot]:
 
 
 def unblock(operator, leads, **kwargs):
-    return leads_unblock(
+    """Record the unblock, then run its job here as a worker would."""
+    operation = leads_unblock(
         actor=operator,
         leads=leads,
         reason=kwargs.pop("reason", "Client asked to hear from us again"),
@@ -38,6 +41,8 @@ def unblock(operator, leads, **kwargs):
         user_agent="pytest",
         **kwargs,
     )
+    run(Job.objects.get(pk=operation.pk))
+    return Operation.objects.get(pk=operation.pk)
 
 
 def deleted_ids() -> list[list[str]]:
@@ -62,7 +67,7 @@ def test_unblock_records_the_operation_and_call_before_sending(operator):
     operation = unblock(operator, snapshots(2))
 
     assert seen_at_send_time == {
-        "status": OperationStatus.IN_PROGRESS,
+        "status": OperationStatus.IN_PROGRESS,  # "Running"
         "items": [
             ("id-1", "person-1", "Existing client"),
             ("id-2", "person-2", "Existing client"),
@@ -89,7 +94,7 @@ def test_unblock_records_the_operation_and_call_before_sending(operator):
 
 @responses.activate
 def test_ids_go_out_in_bounded_chunks(operator, settings):
-    settings.WALEAD_UNBLOCK_CHUNK_SIZE = 2
+    settings.JOB_CHUNK_SIZES = {**settings.JOB_CHUNK_SIZES, "walead": 2}
     responses.delete(URL, json={"success": True, "unblocked": 2})
     responses.delete(URL, json={"success": True, "unblocked": 2})
     responses.delete(URL, json={"success": True, "unblocked": 1})
@@ -109,39 +114,39 @@ def test_duplicate_leads_are_sent_once(operator):
 
 
 @responses.activate
-def test_rate_limited_write_is_retried_as_a_new_audited_attempt(operator, no_retry_sleep):
+def test_rate_limited_write_is_retried_as_a_new_audited_attempt(operator, clock):
     responses.delete(URL, status=429, headers={"Retry-After": "2"}, json={"message": "slow down"})
     responses.delete(URL, json={"success": True, "unblocked": 2})
     operation = unblock(operator, snapshots(2))
-    assert no_retry_sleep == [2.0]
+    assert sum(clock.slept) == pytest.approx(2.0, abs=0.1)
     assert deleted_ids() == [["id-1", "id-2"], ["id-1", "id-2"]]
     calls = list(operation.calls.all())
     assert [c.status_code for c in calls] == [429, 200]
-    assert [c.purpose for c in calls] == ["unblock", "unblock (attempt 2)"]
+    assert [c.purpose for c in calls] == ["unblock chunk 1", "unblock chunk 1 (attempt 2)"]
     assert operation.status == OperationStatus.SUCCEEDED
 
 
 @responses.activate
-def test_retry_after_beyond_the_bound_fails_clearly_without_waiting(operator, no_retry_sleep):
+def test_retry_after_beyond_the_bound_stops_clearly_without_waiting(operator, clock):
     responses.delete(URL, status=503, headers={"Retry-After": "3600"}, json={})
     operation = unblock(operator, snapshots(2))
-    assert no_retry_sleep == []
+    assert clock.slept == []
     assert len(responses.calls) == 1
-    assert operation.status == OperationStatus.FAILED
+    assert operation.status == OperationStatus.STOPPED
     detail = operation.items.first().detail
     assert "3600 s" in detail
-    assert "nothing was unblocked" in detail
+    assert "Nothing was changed for it" in detail
 
 
 @responses.activate
-def test_persistent_503_gives_up_after_bounded_attempts(operator, settings, no_retry_sleep):
-    settings.PROVIDER_MAX_WRITE_ATTEMPTS = 3
+def test_persistent_503_gives_up_after_bounded_attempts(operator, settings, clock):
+    settings.JOB_MAX_ATTEMPTS = 3
     for _ in range(3):
         responses.delete(URL, status=503, json={"message": "maintenance"})
     operation = unblock(operator, snapshots(1))
     assert len(deleted_ids()) == 3
     assert operation.calls.count() == 3
-    assert operation.status == OperationStatus.FAILED
+    assert operation.status == OperationStatus.STOPPED
     assert "Gave up after 3 attempts" in operation.items.get().detail
 
 
@@ -153,27 +158,30 @@ def test_persistent_503_gives_up_after_bounded_attempts(operator, settings, no_r
     ],
 )
 @responses.activate
-def test_unknown_outcome_is_settled_by_lookup_never_resent(operator, no_retry_sleep, lost_answer):
+def test_unknown_outcome_is_settled_by_lookup_and_only_the_unapplied_are_resent(
+    operator, clock, lost_answer
+):
     responses.delete(URL, body=lost_answer)
     # person-1 is still on the list (not applied); person-2 is gone (applied).
     # The search stops at the first page that shows the lead.
     responses.get(URL, json=[{"id": "id-1", "publicIdentifier": "person-1", "reason": None}])
     responses.get(URL, json=[])
+    responses.delete(URL, json={"success": True, "unblocked": 1})
     operation = unblock(operator, snapshots(2))
 
-    assert len(deleted_ids()) == 1
+    assert deleted_ids() == [["id-1", "id-2"], ["id-1"]]
     outcomes = dict(operation.items.values_list("identifier", "outcome"))
-    assert outcomes == {"id-1": ItemOutcome.FAILED, "id-2": ItemOutcome.UNBLOCKED}
-    assert operation.status == OperationStatus.PARTIAL
+    assert outcomes == {"id-1": ItemOutcome.UNBLOCKED, "id-2": ItemOutcome.UNBLOCKED}
+    assert operation.status == OperationStatus.SUCCEEDED
     calls = list(operation.calls.all())
     assert calls[0].method == "DELETE"
     assert calls[0].status_code is None
     assert "unknown" in calls[0].error
-    assert [c.path for c in calls[1:]] == [
+    assert [c.path for c in calls[1:3]] == [
         "/v1/blocked-leads?sort=DESC&offset=0&search=person-1",
         "/v1/blocked-leads?sort=DESC&offset=0&search=person-2",
     ]
-    assert all(c.purpose == "look-up to settle the outcome" for c in calls[1:])
+    assert all(c.purpose == "look-up to settle the outcome" for c in calls[1:3])
     assert "checked by look-up" in operation.items.get(identifier="id-2").detail
 
 
@@ -206,27 +214,20 @@ def test_malformed_success_answer_is_settled_by_lookup(operator):
     assert len(deleted_ids()) == 1
 
 
+@pytest.mark.parametrize(("status", "said"), [(401, "Invalid API key"), (400, "Bad id")])
 @responses.activate
-def test_refused_key_stops_and_leaves_later_chunks_unsent(operator, settings):
-    settings.WALEAD_UNBLOCK_CHUNK_SIZE = 1
-    responses.delete(URL, status=401, json={"message": "Invalid API key"})
+def test_a_refused_key_or_request_stops_and_leaves_later_chunks_unsent(
+    operator, settings, status, said
+):
+    # The same rule as a removal: sending more of what was refused would be refused too.
+    settings.JOB_CHUNK_SIZES = {**settings.JOB_CHUNK_SIZES, "walead": 1}
+    responses.delete(URL, status=status, json={"message": said})
     operation = unblock(operator, snapshots(3))
     assert len(responses.calls) == 1
     outcomes = list(operation.items.values_list("outcome", flat=True))
     assert outcomes == [ItemOutcome.FAILED, ItemOutcome.NOT_SENT, ItemOutcome.NOT_SENT]
-    assert operation.status == OperationStatus.FAILED
-    assert "Invalid API key" in operation.items.last().detail
-
-
-@responses.activate
-def test_rejected_chunk_fails_and_the_next_chunk_still_goes(operator, settings):
-    settings.WALEAD_UNBLOCK_CHUNK_SIZE = 1
-    responses.delete(URL, status=400, json={"message": "Bad id"})
-    responses.delete(URL, json={"success": True, "unblocked": 1})
-    operation = unblock(operator, snapshots(2))
-    outcomes = list(operation.items.values_list("outcome", flat=True))
-    assert outcomes == [ItemOutcome.FAILED, ItemOutcome.UNBLOCKED]
-    assert operation.status == OperationStatus.PARTIAL
+    assert operation.status == OperationStatus.STOPPED
+    assert said in operation.items.last().detail
 
 
 @responses.activate
@@ -240,17 +241,26 @@ def test_same_idempotency_key_sends_nothing_twice(operator):
 
 
 @responses.activate
-def test_crash_midway_leaves_a_record_that_says_so(operator, monkeypatch):
-    def explode(self, lead_ids):
+def test_a_crash_mid_request_leaves_a_record_that_says_so_and_the_next_run_settles_it(
+    operator, clock
+):
+    def bug(request):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("suppression_admin.providers.walead.WaleadClient.unblock", explode)
+    responses.add_callback(responses.DELETE, URL, callback=bug)
     with pytest.raises(RuntimeError):
         unblock(operator, snapshots(2))
     operation = Operation.objects.get()
-    assert operation.status == OperationStatus.INTERRUPTED
-    assert "RuntimeError" in operation.summary
-    assert set(operation.items.values_list("outcome", flat=True)) == {ItemOutcome.UNKNOWN}
+    assert operation.status == OperationStatus.IN_PROGRESS
+    assert operation.calls.get().error == "Interrupted: RuntimeError"
+
+    responses.reset()
+    responses.get(URL, json=[])  # neither is blocked any more: the request was applied
+    run(Job.objects.get(pk=operation.pk))
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.SUCCEEDED
+    assert operation.calls.get(sequence=1).error == engine.LOST_CALL
+    assert all("checked by look-up" in item.detail for item in operation.items.all())
 
 
 @responses.activate
@@ -280,7 +290,7 @@ def test_unconfigured_provider_is_refused_before_any_record(operator, settings):
 
 
 @responses.activate
-def test_the_api_key_is_stored_nowhere_in_the_audit(operator, no_retry_sleep):
+def test_the_api_key_is_stored_nowhere_in_the_audit(operator, clock):
     responses.delete(URL, status=429, json={"message": "slow"})
     responses.delete(URL, body=requests.exceptions.ReadTimeout("t"))
     responses.get(URL, status=401, json={"message": "bad key"})
@@ -307,7 +317,10 @@ def test_opt_out_like_reasons_are_recognised(reason, expected):
     assert reason_looks_like_opt_out(reason) is expected
 
 
-def test_sleep_is_real_by_default():
+def test_the_engines_clock_is_real_by_default():
     import time
 
-    assert services.sleep is time.sleep
+    from django.utils import timezone
+
+    assert engine.sleep is time.sleep
+    assert engine.now is timezone.now

@@ -8,11 +8,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from suppression_admin.woodpecker.jobs import removal_job_run
-from suppression_admin.woodpecker.models import JobStatus, RemovalDraft, RemovalJob
-from suppression_admin.woodpecker.removal_views import BLACKLISTED_REMINDER, NOTHING_GIVEN
-from suppression_admin.woodpecker.services import REASON_REQUIRED, draft_lookup_blacklisted
+from suppression_admin.audit.models import OperationStatus
+from suppression_admin.jobs.models import Job
+from suppression_admin.jobs.views import BLACKLISTED_REMINDER
+from suppression_admin.woodpecker.models import RemovalDraft
+from suppression_admin.woodpecker.preview import draft_lookup_blacklisted
+from suppression_admin.woodpecker.removal_views import NOTHING_GIVEN
+from suppression_admin.woodpecker.services import REASON_REQUIRED
 from tests.conftest import TEST_WOODPECKER_URL, make_user
+from tests.woodpecker.factories import run
 
 URL = f"{TEST_WOODPECKER_URL}/v2/blacklist/emails"
 pytestmark = pytest.mark.usefixtures("live_providers")
@@ -133,7 +137,7 @@ def test_confirm_needs_a_reason(operator_client):
     )
     assert response.status_code == 400
     assert REASON_REQUIRED in response.content.decode()
-    assert RemovalJob.objects.count() == 0
+    assert Job.objects.count() == 0
 
 
 def test_confirming_twice_starts_one_job(operator_client):
@@ -142,8 +146,8 @@ def test_confirming_twice_starts_one_job(operator_client):
     url = reverse("woodpecker:removal_preview", args=[draft.pk])
     first = operator_client.post(url, {"reason": "Re-engaged clients", "ticket": "T-1"})
     second = operator_client.post(url, {"reason": "Re-engaged clients", "ticket": "T-1"})
-    job = RemovalJob.objects.get()
-    assert first.url == second.url == reverse("woodpecker:job_detail", args=[job.pk])
+    job = Job.objects.get()
+    assert first.url == second.url == reverse("jobs:detail", args=[job.pk])
     assert job.operation.source_detail["file_name"] == "list.csv"
     assert job.operation.ticket == "T-1"
 
@@ -162,21 +166,21 @@ def test_job_page_shows_progress_then_the_result(operator_client, operator):
     operator_client.post(
         reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": "Cleanup"}
     )
-    job = RemovalJob.objects.get()
-    page = reverse("woodpecker:job_detail", args=[job.pk])
+    job = Job.objects.get()
+    page = reverse("jobs:detail", args=[job.pk])
     running = operator_client.get(page, headers={"HX-Request": "true", "HX-Target": "progress"})
     assert running.content.decode().lstrip().startswith('<div id="progress"')
     assert b'hx-trigger="every 1s"' in running.content
 
     responses.delete(URL, json={"emails": ["ann@example.com"]})
-    assert removal_job_run(job.pk).status == JobStatus.SUCCEEDED
+    assert run(job).status == OperationStatus.SUCCEEDED
     html = operator_client.get(page).content.decode()
-    assert 'data-testid="removed">1<' in html
+    assert 'data-testid="done">1<' in html
     assert 'data-testid="not-listed">1<' in html
     assert BLACKLISTED_REMINDER in html
     assert 'hx-trigger="every 1s"' not in html
 
-    result = operator_client.get(reverse("woodpecker:job_result", args=[job.pk]))
+    result = operator_client.get(reverse("jobs:result", args=[job.pk]))
     rows = list(csv.reader(io.StringIO(b"".join(result.streaming_content).decode())))
     assert rows == [
         ["email", "outcome", "detail"],
@@ -189,7 +193,7 @@ def test_job_page_shows_progress_then_the_result(operator_client, operator):
     assert job.operation.items.count() == 3
     assert job.operation.status == "succeeded"
     assert "1 invalid row in the file, not sent." in job.operation.summary
-    mine = operator_client.get(reverse("woodpecker:jobs")).content.decode()
+    mine = operator_client.get(reverse("jobs:mine")).content.decode()
     assert f"#{job.pk}" in mine
 
 
@@ -197,11 +201,11 @@ def test_job_page_says_when_woodpecker_asked_us_to_wait(operator_client):
     upload(operator_client, CSV)
     draft = RemovalDraft.objects.get()
     operator_client.post(reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": "x"})
-    job = RemovalJob.objects.get()
-    page = reverse("woodpecker:job_detail", args=[job.pk])
+    job = Job.objects.get()
+    page = reverse("jobs:detail", args=[job.pk])
     assert b'data-testid="resting"' not in operator_client.get(page).content
     resume_at = timezone.now() + timedelta(seconds=30)
-    RemovalJob.objects.filter(pk=job.pk).update(resume_at=resume_at)
+    Job.objects.filter(pk=job.pk).update(resume_at=resume_at)
     html = operator_client.get(page).content.decode()
     assert f"resuming at {resume_at:%H:%M:%S} UTC" in html
 
@@ -210,8 +214,8 @@ def test_cancel_asks_the_job_to_stop(operator_client):
     upload(operator_client, CSV)
     draft = RemovalDraft.objects.get()
     operator_client.post(reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": "x"})
-    job = RemovalJob.objects.get()
-    operator_client.post(reverse("woodpecker:job_cancel", args=[job.pk]))
+    job = Job.objects.get()
+    operator_client.post(reverse("jobs:cancel", args=[job.pk]))
     job.refresh_from_db()
     assert job.cancel_requested
 
@@ -222,7 +226,7 @@ def test_result_csv_neutralises_formula_looking_addresses(operator_client, opera
 
     job = start_job(operator, ["=cmd@x.com"])
     OperationItem.objects.create(operation=job.operation, position=0, identifier="=cmd@x.com")
-    result = operator_client.get(reverse("woodpecker:job_result", args=[job.pk]))
+    result = operator_client.get(reverse("jobs:result", args=[job.pk]))
     assert "'=cmd@x.com" in b"".join(result.streaming_content).decode()
 
 
@@ -234,7 +238,7 @@ def test_addresses_ticked_on_the_blacklist_page_go_to_the_same_preview(operator_
     assert response.url == reverse("woodpecker:removal_preview", args=[draft.pk])
     assert draft.email_list() == ["a@x.com", "b@x.com"]
     operator_client.post(response.url, {"reason": "Asked to be contactable"})
-    assert RemovalJob.objects.get().operation.source == "web"
+    assert Job.objects.get().operation.source == "web"
 
 
 @responses.activate
@@ -257,10 +261,10 @@ def test_polling_pages_never_load_the_address_lists(operator_client):
     upload(operator_client, CSV)
     draft = RemovalDraft.objects.get()
     operator_client.post(reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": "x"})
-    job = RemovalJob.objects.get()
+    job = Job.objects.get()
     polls = [
-        (reverse("woodpecker:job_detail", args=[job.pk]), "progress"),
-        (reverse("woodpecker:jobs"), None),
+        (reverse("jobs:detail", args=[job.pk]), "progress"),
+        (reverse("jobs:mine"), None),
     ]
     with CaptureQueriesContext(connection) as queries:
         for url, target in polls:

@@ -5,10 +5,17 @@ import responses
 from django.urls import reverse
 
 from suppression_admin.audit.models import ItemOutcome, Operation
+from suppression_admin.jobs.models import Job
 from suppression_admin.walead.forms import OPT_OUT_ACK_REQUIRED
 from suppression_admin.walead.services import REASON_REQUIRED
 from suppression_admin.walead.views import SELECTION_CHANGED
 from tests.conftest import TEST_WALEAD_URL
+from tests.woodpecker.factories import run
+
+
+def run_the_job() -> Job:
+    return run(Job.objects.get())
+
 
 URL = f"{TEST_WALEAD_URL}/v1/blocked-leads"
 HTMX = {"HX-Request": "true"}
@@ -179,7 +186,14 @@ def test_unblock_sends_exactly_the_confirmed_ids_and_shows_the_result(operator_c
     )
     operation = Operation.objects.get()
     assert response.status_code == 302
-    assert response.url == reverse("walead:operation_result", args=[operation.pk])
+    assert response.url == reverse("jobs:detail", args=[operation.pk])
+    # The web request only records and queues: the job sends, in the background.
+    assert not any(c.request.method == "DELETE" for c in responses.calls)
+    queued = operator_client.get(response.url).content.decode()
+    assert 'data-testid="job-status">Queued<' in queued
+    assert 'hx-trigger="every 1s"' in queued
+
+    run_the_job()
     delete = next(c for c in responses.calls if c.request.method == "DELETE")
     assert json.loads(delete.request.body) == ["id-1", "id-3"]
     assert operation.user_agent == "Browser/1.0"
@@ -188,8 +202,11 @@ def test_unblock_sends_exactly_the_confirmed_ids_and_shows_the_result(operator_c
     assert operator_client.session["walead_selected"] == []
 
     html = operator_client.get(response.url).content.decode()
-    assert 'data-testid="requested">2<' in html
-    assert 'data-testid="unblocked">2<' in html
+    assert 'data-testid="done">2<' in html
+    assert 'data-testid="job-status">Succeeded<' in html
+    assert 'hx-trigger="every 1s"' not in html
+    old_link = operator_client.get(reverse("walead:operation_result", args=[operation.pk]))
+    assert old_link.url == response.url
 
 
 @responses.activate
@@ -199,14 +216,13 @@ def test_result_explains_failures_in_plain_words(operator_client):
     token = confirm_token(operator_client)
     responses.delete(URL, status=400, json={"message": "Invalid id"})
     response = operator_client.post(
-        reverse("walead:unblock_submit"),
-        {"lead": ["id-1"], "reason": "r", "token": token},
-        follow=True,
+        reverse("walead:unblock_submit"), {"lead": ["id-1"], "reason": "r", "token": token}
     )
-    html = response.content.decode()
-    assert "What did not work" in html
+    run_the_job()
+    html = operator_client.get(response.url).content.decode()
+    assert "Not unblocked" in html
     assert "Invalid id" in html
-    assert 'data-testid="unblocked">0<' in html
+    assert 'data-testid="done">0<' in html
 
 
 @responses.activate
@@ -219,8 +235,9 @@ def test_submitting_the_same_confirmation_twice_sends_once(operator_client):
     first = operator_client.post(reverse("walead:unblock_submit"), data)
     second = operator_client.post(reverse("walead:unblock_submit"), data)
     assert first.url == second.url
+    assert Operation.objects.count() == Job.objects.count() == 1
+    run_the_job()
     assert sum(1 for c in responses.calls if c.request.method == "DELETE") == 1
-    assert Operation.objects.count() == 1
 
 
 @responses.activate
@@ -251,6 +268,7 @@ def test_opt_out_needs_an_explicit_acknowledgement(operator_client):
         reverse("walead:unblock_submit"), {**data, "acknowledge_opt_out": "on"}
     )
     assert accepted.status_code == 302
+    run_the_job()
     assert Operation.objects.get().items.get().outcome == ItemOutcome.UNBLOCKED
 
 

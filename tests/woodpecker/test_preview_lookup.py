@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from suppression_admin.woodpecker.services import draft_lookup_blacklisted
+from suppression_admin.woodpecker.preview import draft_lookup_blacklisted
 from tests.conftest import TEST_WOODPECKER_URL
 from tests.woodpecker.factories import addresses, make_draft
 

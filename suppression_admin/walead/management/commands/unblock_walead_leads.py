@@ -1,4 +1,5 @@
-"""``manage.py unblock_walead_leads``: the web flow's service and audit, from a terminal."""
+"""``manage.py unblock_walead_leads``: the web flow's service, job and audit, run in this
+process."""
 
 from typing import Any
 
@@ -7,6 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from suppression_admin.accounts.actors import operator_for_command
 from suppression_admin.audit.models import OperationStatus, Source
 from suppression_admin.connections import walead_client
+from suppression_admin.jobs.senders import CannotRun
+from suppression_admin.jobs.workers import job_run_in_this_process
 from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
 from suppression_admin.walead.services import (
     LeadSnapshot,
@@ -67,10 +70,13 @@ class Command(BaseCommand):
                     **({"search": options["search"]} if options["search"] is not None else {}),
                 },
                 user_agent="manage.py unblock_walead_leads",
+                schedule=False,
             )
-        except (UnblockRequestInvalid, ProviderNotConfigured) as error:
+            job_run_in_this_process(operation.pk)
+        except (UnblockRequestInvalid, ProviderNotConfigured, CannotRun) as error:
             raise CommandError(str(error)) from error
 
+        operation.refresh_from_db()
         items = list(operation.items.all())
         done = sum(1 for item in items if item.is_done)
         self.stdout.write(

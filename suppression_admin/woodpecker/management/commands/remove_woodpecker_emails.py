@@ -9,11 +9,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 
 from suppression_admin.accounts.actors import operator_for_command
-from suppression_admin.audit.models import Source
+from suppression_admin.audit.models import OperationStatus, Source
+from suppression_admin.jobs.models import Job
+from suppression_admin.jobs.senders import CannotRun
+from suppression_admin.jobs.workers import job_run_in_this_process
 from suppression_admin.providers.errors import ProviderNotConfigured
 from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused, ingest_upload
-from suppression_admin.woodpecker.jobs import removal_job_run
-from suppression_admin.woodpecker.models import JobStatus, RemovalJob
 from suppression_admin.woodpecker.services import (
     FileFacts,
     RemovalRequestInvalid,
@@ -84,18 +85,18 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         job = self._run_with_progress(job)
         self._print_result(job, as_json=options["json"])
-        if job.status != JobStatus.SUCCEEDED:
+        if job.status != OperationStatus.SUCCEEDED:
             raise CommandError(
                 f"Not every address was removed (job #{job.pk}, {job.get_status_display()}).",
                 returncode=1,
             )
 
-    def _run_with_progress(self, job: RemovalJob) -> RemovalJob:
+    def _run_with_progress(self, job: Job) -> Job:
         failure: list[BaseException] = []
 
         def work() -> None:
             try:
-                removal_job_run(job.pk)
+                job_run_in_this_process(job.pk)
             except BaseException as error:  # reported by the main thread
                 failure.append(error)
             finally:
@@ -108,12 +109,16 @@ class Command(BaseCommand):
             worker.join(timeout=0.5)
             if show:
                 job.refresh_from_db()
+                job.operation.refresh_from_db()
                 self._draw(job)
         close_old_connections()
         job.refresh_from_db()
+        job.operation.refresh_from_db()
         if show:
             self._draw(job)
             self.stdout.write("")
+        if failure and isinstance(failure[0], CannotRun):
+            raise CommandError(f"{failure[0]} Job #{job.pk} waits for a worker that can run it.")
         if failure:
             raise CommandError(
                 f"The job stopped on an internal error: {failure[0]!r}. "
@@ -121,7 +126,7 @@ class Command(BaseCommand):
             )
         return job
 
-    def _draw(self, job: RemovalJob) -> None:
+    def _draw(self, job: Job) -> None:
         width = 30
         filled = int(width * job.processed / job.total) if job.total else width
         bar = "#" * filled + "." * (width - filled)
@@ -155,13 +160,13 @@ class Command(BaseCommand):
         for row in result.invalid[:50]:
             self.stdout.write(f"  row {row.row}: {row.value!r}: {row.reason}")
 
-    def _print_result(self, job: RemovalJob, *, as_json: bool) -> None:
+    def _print_result(self, job: Job, *, as_json: bool) -> None:
         figures = {
             "job": job.pk,
             "operation": job.operation_id,
             "status": job.status,
             "total": job.total,
-            "removed": job.removed,
+            "removed": job.done,
             "not_on_blacklist": job.not_listed,
             "failed": job.failed,
             "unknown": job.unknown,

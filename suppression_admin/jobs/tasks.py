@@ -1,0 +1,30 @@
+"""The job's task: one run of a job, which schedules the next while work is left."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.tasks import TaskContext, task
+
+from suppression_admin.jobs.engine import job_run
+from suppression_admin.jobs.models import Job
+from suppression_admin.jobs.worker_id import worker_id
+
+
+@task(takes_context=True)
+def run_job(context: TaskContext, job_id: int) -> str:
+    run = job_run(job_id, worker_id=worker_id(), seconds=settings.JOB_SLICE_SECONDS)
+    # Only the job's latest task carries it on: a task the rescue replaced lets it go.
+    latest = Job.objects.filter(pk=job_id).values_list("task_id", flat=True).first()
+    if run.go_on_at is not None and latest == str(context.task_result.id):
+        job_enqueue(run.job, run_after=run.go_on_at)
+    return run.job.operation.status
+
+
+def job_enqueue(job: Job, *, run_after: datetime | None = None) -> None:
+    """Queue a run of the job, on its provider's queue (workers listen to the providers
+    they can reach)."""
+    options = {"queue_name": job.provider}
+    if run_after is not None:
+        options["run_after"] = run_after
+    result = run_job.using(**options).enqueue(job.pk)
+    Job.objects.filter(pk=job.pk).update(task_id=str(result.id))
