@@ -113,6 +113,16 @@ def live_providers(settings):
     return settings
 
 
+@pytest.fixture
+def fake_woodpecker(live_providers):
+    """Woodpecker played by a loopback server the test scripts (see tests.fake_provider)."""
+    from tests.fake_provider import serving_fake
+
+    with serving_fake() as fake:
+        live_providers.WOODPECKER_BASE_URL = f"{fake.url}/rest"
+        yield fake
+
+
 SANDBOX_TEST_KEY = "sandbox-test-key"
 
 

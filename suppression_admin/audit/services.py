@@ -273,6 +273,7 @@ class AuditCallLog:
         self.batch: int | None = None
         self.last_call: ProviderCall | None = None
         self._sequence: int | None = None
+        self._kept: set[int] = set()
 
     def resync(self) -> None:
         """Read the latest sequence again (another process may have continued the operation).
@@ -302,6 +303,11 @@ class AuditCallLog:
         self.last_call = call
         return call
 
+    def keep_answer(self, call: ProviderCall) -> None:
+        """The caller records this call's answer itself, in its own next transaction (a
+        job, with the outcomes the answer decides). A crash's note is still written at once."""
+        self._kept.add(call.pk)
+
     def finished(
         self,
         handle: object,
@@ -320,13 +326,22 @@ class AuditCallLog:
         handle.started_at = sent_at
         handle.duration_ms = duration_ms
         handle.finished_at = sent_at + timedelta(milliseconds=duration_ms)
-        handle.save(
-            update_fields=[
-                "status_code",
-                "answer_excerpt",
-                "error",
-                "started_at",
-                "duration_ms",
-                "finished_at",
-            ]
-        )
+        kept = handle.pk in self._kept
+        self._kept.discard(handle.pk)
+        if not kept or error.startswith("Interrupted"):
+            call_save_answer(handle)
+
+
+ANSWER_FIELDS = [
+    "status_code",
+    "answer_excerpt",
+    "error",
+    "started_at",
+    "duration_ms",
+    "finished_at",
+]
+
+
+def call_save_answer(call: ProviderCall) -> None:
+    """Write a call's answer, as AuditCallLog.finished filled it in."""
+    call.save(update_fields=ANSWER_FIELDS)

@@ -40,6 +40,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -56,6 +57,7 @@ from suppression_admin.audit.models import (
 )
 from suppression_admin.audit.services import (
     AuditCallLog,
+    call_save_answer,
     operation_add_items,
     operation_event,
     operation_finish,
@@ -152,6 +154,8 @@ class _Outcomes:
     call: ProviderCall | None
     decided: list[tuple[str, str, list[str] | None]] = field(default_factory=list)
     closes_chunk: bool = True
+    # The call's answer is only in memory yet: written with these outcomes.
+    answer_in_hand: bool = False
 
 
 # -- one run -------------------------------------------------------------------------------
@@ -242,13 +246,12 @@ def _send_chunks(job: Job, sender: Sender, worker_id: str, ends: float | None) -
             with sender.turn():
                 with transaction.atomic():
                     _lock(job, worker_id)
-                    if in_hand is not None:
-                        _record(job, in_hand)
-                        in_hand = None
-                    claim = _claim_next(job, sender)
+                    claim = _claim_next(job, sender, answered=in_hand)
                 if not isinstance(claim, _Claim):
                     return claim
-                in_hand, step = _send(job, sender, claim, worker_id)
+                previous, in_hand = in_hand, None
+                meanwhile = partial(_while_out, job, sender, worker_id, previous, claim)
+                in_hand, step = _send(job, sender, claim, worker_id, meanwhile)
                 if step is not None:
                     return step
     finally:
@@ -256,11 +259,27 @@ def _send_chunks(job: Job, sender: Sender, worker_id: str, ends: float | None) -
             _record_at_once(job, in_hand, worker_id)
 
 
-def _claim_next(job: Job, sender: Sender) -> "_Claim | Step":
-    """Inside the chunk's transaction, the job row locked: claim the next chunk, write its
-    items ahead and its call row. Or say why nothing is sent now."""
+def _while_out(
+    job: Job, sender: Sender, worker_id: str, previous: "_Outcomes | None", claim: "_Claim"
+) -> None:
+    """While a chunk's request is out: the previous chunk's outcomes, the next items ahead."""
+    with transaction.atomic():
+        _lock(job, worker_id)
+        if previous is not None:
+            _record(job, previous)
+        size = settings.JOB_CHUNK_SIZES[job.provider]
+        _write_items_ahead(job, sender, upto=claim.chunk.last_position + 1 + size)
+
+
+def _claim_next(job: Job, sender: Sender, *, answered: "_Outcomes | None") -> "_Claim | Step":
+    """Inside the chunk's transaction, the job row locked: claim the next chunk, make sure
+    its items exist, write its call row. Or say why nothing is sent now. The ``answered``
+    chunk (its outcomes in hand) counts as finished."""
     while True:
-        chunk = Chunk.objects.filter(job=job, status__in=OPEN_CHUNKS).order_by("index").first()
+        open_chunks = Chunk.objects.filter(job=job, status__in=OPEN_CHUNKS).order_by("index")
+        if answered is not None:
+            open_chunks = open_chunks.exclude(pk=answered.chunk.pk)
+        chunk = open_chunks.first()
         if chunk is None:
             return _Done()
         if job.cancel_requested:
@@ -271,8 +290,9 @@ def _claim_next(job: Job, sender: Sender) -> "_Claim | Step":
             return _InFlight()
         chunk.status = ChunkStatus.IN_FLIGHT
         chunk.attempts += 1
-        chunk.save(update_fields=["status", "attempts"])
-        _write_items_ahead(job, sender, upto=chunk.last_position + 1)
+        Chunk.objects.filter(pk=chunk.pk).update(status=chunk.status, attempts=chunk.attempts)
+        # Normally written while the request before was out; the first chunk's, here.
+        _write_items_ahead(job, sender, upto=chunk.last_position + 1, batch=False)
         items = _pending_items(job, sender, chunk)
         if not items:  # settled by an earlier look-up
             _close(job, chunk)
@@ -288,19 +308,22 @@ def _claim_next(job: Job, sender: Sender) -> "_Claim | Step":
             item_count=request.item_count,
             body=request.body,
         )
+        # Its answer is written with the outcomes it decides, in the next transaction.
+        call_log.keep_answer(call)
         return _Claim(chunk, items, request, call)
 
 
 def _send(
-    job: Job, sender: Sender, claim: _Claim, worker_id: str
+    job: Job, sender: Sender, claim: _Claim, worker_id: str, meanwhile
 ) -> tuple[_Outcomes | None, Step | None]:
-    """Send the claimed chunk (its call row is written) and read what the answer says."""
+    """Send the claimed chunk (its call row is written), do ``meanwhile`` while it is out,
+    and read what the answer says."""
     try:
-        answer = sender.send(claim.request, recorded=claim.call)
+        answer = sender.send(claim.request, recorded=claim.call, meanwhile=meanwhile)
         verdict = sender.verdict(claim.items, answer)
     except ProviderError as error:
         return None, _after_failure(job, sender, claim, error, worker_id)
-    outcomes = _Outcomes(claim.chunk, claim.call, list(verdict.decided))
+    outcomes = _Outcomes(claim.chunk, claim.call, list(verdict.decided), answer_in_hand=True)
     if verdict.unsettled:
         # A clear answer that does not account for every item: what a look-up still finds
         # listed was refused, not lost.
@@ -317,6 +340,7 @@ def _after_failure(
 ) -> Step | None:
     """What a failed request means, for every provider: stop, settle, or retry later."""
     chunk, call = claim.chunk, claim.call
+    call_save_answer(call)  # a failure's answer is recorded at once
     if isinstance(error, ProviderAuthError | ProviderValidationError):
         refused = _Outcomes(chunk, call, [(ItemOutcome.FAILED, error.message, None)])
         _record_at_once(job, refused, worker_id)
@@ -365,10 +389,13 @@ def _look_up(
 
 
 def _settle_in_flight(job: Job, sender: Sender, worker_id: str) -> None:
-    """Under the key's turn: the chunk a dead run left in flight is looked up, not re-sent."""
-    chunk = Chunk.objects.filter(job=job, status=ChunkStatus.IN_FLIGHT).first()
-    if chunk is None:
-        return
+    """Under the key's turn: chunks a dead run left in flight are looked up, not re-sent."""
+    in_flight = Chunk.objects.filter(job=job, status=ChunkStatus.IN_FLIGHT).order_by("index")
+    for chunk in in_flight:
+        _settle_one_in_flight(job, sender, worker_id, chunk)
+
+
+def _settle_one_in_flight(job: Job, sender: Sender, worker_id: str, chunk: Chunk) -> None:
     items = _pending_items(job, sender, chunk, fresh=False)
     gone, still = _look_up(sender, chunk, items, why=LOST_ANSWER) if items else ([], [])
     writes = ProviderCall.objects.filter(operation_id=job.pk, batch=chunk.index).exclude(
@@ -392,6 +419,8 @@ def _record(job: Job, outcomes: _Outcomes) -> None:
     """Inside a transaction: set the chunk's pending items' outcomes, count them, and close
     the chunk (the checkpoint). Each item leaves "pending" once, so it is counted once."""
     chunk = outcomes.chunk
+    if outcomes.answer_in_hand:
+        call_save_answer(outcomes.call)
     counts: Counter[str] = Counter()
     for outcome, detail, identifiers in outcomes.decided:
         if identifiers is not None and not identifiers:
@@ -454,11 +483,12 @@ def _pending_items(
     return [PendingItem(*row) for row in rows.values_list("position", "identifier", "label")]
 
 
-def _write_items_ahead(job: Job, sender: Sender, *, upto: int) -> None:
-    """Make sure the items below position ``upto`` exist: a batch at a time, ahead."""
+def _write_items_ahead(job: Job, sender: Sender, *, upto: int, batch: bool = True) -> None:
+    """Make sure the items below position ``upto`` exist; with ``batch``, a batch ahead."""
+    upto = min(upto, job.total)
     if job.items_written >= upto:
         return
-    target = min(job.total, max(upto, job.items_written + ITEMS_AHEAD))
+    target = min(job.total, max(upto, job.items_written + ITEMS_AHEAD) if batch else upto)
     identifiers = sender.fresh_identifiers(job.items_written, target - 1)
     assert identifiers is not None, "a job whose items are not all written holds them"
     operation_add_items(job.operation, identifiers, first_position=job.items_written)
@@ -627,17 +657,15 @@ def _verb(job: Job) -> str:
 def _lock(job: Job, worker_id: str) -> None:
     """Inside a transaction: lock the job's row, refresh what others change on it, and make
     sure this worker still holds it."""
-    row = (
+    owner, job.cancel_requested, job.cancel_requested_by_id, job.resume_at, job.items_written = (
         Job.objects.select_for_update()
-        .only("owner", "cancel_requested", "cancel_requested_by", "resume_at", "items_written")
+        .values_list(
+            "owner", "cancel_requested", "cancel_requested_by", "resume_at", "items_written"
+        )
         .get(pk=job.pk)
     )
-    if row.owner != worker_id:
+    if owner != worker_id:
         raise LeaseLost
-    job.cancel_requested = row.cancel_requested
-    job.cancel_requested_by_id = row.cancel_requested_by_id
-    job.resume_at = row.resume_at
-    job.items_written = row.items_written
 
 
 def _load(job_id: int) -> Job:

@@ -2,9 +2,10 @@
 look items up. The engine (jobs.engine) decides everything else, the same way for both.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 
@@ -39,8 +40,7 @@ class CannotRun(Exception):
     """
 
 
-@dataclass(frozen=True)
-class PendingItem:
+class PendingItem(NamedTuple):
     position: int
     identifier: str
     label: str = ""
@@ -82,7 +82,9 @@ class Sender:
     def request(self, items: Sequence[PendingItem]) -> Request:
         raise NotImplementedError
 
-    def send(self, request: Request, *, recorded: object) -> Answer:
+    def send(self, request: Request, *, recorded: object, meanwhile: Callable[[], None]) -> Answer:
+        """Send the request (its call row written), run ``meanwhile`` once (while it is out,
+        where the provider makes us wait anyway), and read its answer."""
         raise NotImplementedError
 
     def verdict(self, items: Sequence[PendingItem], answer: Answer) -> Verdict:
@@ -121,8 +123,9 @@ class WoodpeckerSender(Sender):
     def request(self, items: Sequence[PendingItem]) -> Request:
         return self.client.removal_request([item.identifier for item in items])
 
-    def send(self, request: Request, *, recorded: object) -> Answer:
-        return self.client.send(request, recorded=recorded)
+    def send(self, request: Request, *, recorded: object, meanwhile: Callable[[], None]) -> Answer:
+        # Woodpecker takes one request at a time: the job's writing is done while it waits.
+        return self.client.send_while(request, recorded=recorded, meanwhile=meanwhile)
 
     def verdict(self, items: Sequence[PendingItem], answer: Answer) -> Verdict:
         removed = {email.lower() for email in self.client.removed_by(answer)}
@@ -163,7 +166,9 @@ class WaleadSender(Sender):
     def request(self, items: Sequence[PendingItem]) -> Request:
         return self.client.unblock_request([item.identifier for item in items])
 
-    def send(self, request: Request, *, recorded: object) -> Answer:
+    def send(self, request: Request, *, recorded: object, meanwhile: Callable[[], None]) -> Answer:
+        # WaLead takes requests side by side, so no queue hides our writing: it goes first.
+        meanwhile()
         return self.client.send(request, recorded=recorded)
 
     def verdict(self, items: Sequence[PendingItem], answer: Answer) -> Verdict:

@@ -114,7 +114,7 @@ def request_out(fingerprint: str, *, provider: str, busy_for: float) -> Iterator
     held: set[str] = _held.__dict__.setdefault("fingerprints", set())
     assert fingerprint in held, "request_out is only for the key's holder"
     key = _key(fingerprint)
-    state = key.read()
+    state = key.held_state  # read when the turn began; only the holder changes it
     state.request_out_until = _now() + timedelta(seconds=busy_for)
     key.write(state)
     try:
@@ -147,7 +147,7 @@ def one_request_at_a_time(
 
 
 def _refuse_if_quiet(key: "_Key", provider: str) -> None:
-    state = key.read()
+    state = key.held_state = key.read()
     now = _now()
     if state.request_out_until and state.request_out_until > now:
         raise KeyResting(
@@ -229,6 +229,7 @@ class _Key:
     def __init__(self, fingerprint: str) -> None:
         self.fingerprint = fingerprint
         self.threads = FifoLock()
+        self.held_state = KeyState()  # as read when this process's current turn began
 
     def acquire(self, timeout: float) -> bool:
         raise NotImplementedError
@@ -251,6 +252,7 @@ class _PostgresKey(_Key):
         super().__init__(fingerprint)
         self.lock_id = int(fingerprint, 16) & 0x7FFF_FFFF_FFFF_FFFF  # a signed bigint
         self._connection: psycopg.Connection | None = None
+        self._lock_timeout = ""
 
     def _db(self) -> psycopg.Connection:
         if self._connection is None or self._connection.closed or self._connection.broken:
@@ -262,13 +264,16 @@ class _PostgresKey(_Key):
             # provider (every lock is gone then anyway), so these commits need not wait for
             # the disk (PostgreSQL's documented "asynchronous commit", this session only).
             self._connection.execute("SET synchronous_commit TO off")
+            self._lock_timeout = ""
         return self._connection
 
     def acquire(self, timeout: float) -> bool:
         db = self._db()
         # lock_timeout 0 would mean "wait forever".
         wait = f"{max(1, int(timeout * 1000))}ms"
-        db.execute("SELECT set_config('lock_timeout', %s, false)", [wait])
+        if wait != self._lock_timeout:
+            db.execute("SELECT set_config('lock_timeout', %s, false)", [wait])
+            self._lock_timeout = wait
         try:
             db.execute("SELECT pg_advisory_lock(%s)", [self.lock_id])
         except psycopg.errors.LockNotAvailable:
@@ -365,22 +370,44 @@ STATE_BYTES = 1024
 def _flock_through_queue(queue: Path, slot: Path, timeout: float) -> int | None:
     """The slot file's descriptor, locked after passing the queue; None after ``timeout``.
 
-    ``flock`` cannot time out, so the blocking calls run on a helper thread. A caller that
-    gives up leaves the helper to let both files go the moment it gets through.
+    A free key is taken at once. Otherwise ``flock`` must wait, and it cannot time out, so
+    the waiting runs on a helper thread: a caller that gives up leaves the helper to let
+    both files go the moment it gets through.
     """
+    queue_fd = os.open(queue, os.O_RDWR | os.O_CREAT, 0o600)
+    slot_fd = os.open(slot, os.O_RDWR | os.O_CREAT, 0o600)
+    if _flock_now(queue_fd):
+        if _flock_now(slot_fd):
+            os.close(queue_fd)  # closing a file lets its lock go
+            return slot_fd
+        # First in the queue: wait for the slot alone (the queue stays ours meanwhile).
+        return _flock_waiting(None, slot_fd, queue_fd, timeout)
+    return _flock_waiting(queue_fd, slot_fd, queue_fd, timeout)
+
+
+def _flock_now(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _flock_waiting(
+    queue_fd: int | None, slot_fd: int, queue_file: int, timeout: float
+) -> int | None:
     handover = threading.Lock()
     got: list[int] = []
     arrived = threading.Event()
     gave_up = False
 
     def take() -> None:
-        queue_fd = os.open(queue, os.O_RDWR | os.O_CREAT, 0o600)
-        slot_fd = os.open(slot, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(queue_fd, fcntl.LOCK_EX)
+            if queue_fd is not None:
+                fcntl.flock(queue_fd, fcntl.LOCK_EX)
             fcntl.flock(slot_fd, fcntl.LOCK_EX)
         finally:
-            os.close(queue_fd)
+            os.close(queue_file)
         with handover:
             if gave_up:
                 os.close(slot_fd)
@@ -388,7 +415,7 @@ def _flock_through_queue(queue: Path, slot: Path, timeout: float) -> int | None:
             got.append(slot_fd)
             arrived.set()
 
-    threading.Thread(target=take, name=f"flock {slot.name}", daemon=True).start()
+    threading.Thread(target=take, name="key turn", daemon=True).start()
     if not arrived.wait(timeout):
         with handover:
             if not got:

@@ -22,8 +22,10 @@ from urllib.parse import urlencode
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.utils import get_encoding_from_headers
 from urllib3.util.retry import Retry
 
+from suppression_admin.providers import split
 from suppression_admin.providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -107,6 +109,7 @@ class ProviderClient:
         self.call_log = call_log
         # Held around every request, e.g. to keep one request in flight per API key.
         self.request_guard = request_guard or nullcontext
+        self._split_sender: split.SplitSender | None = None
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json"})
         retry: Retry | int = 0
@@ -133,6 +136,8 @@ class ProviderClient:
 
     def close(self) -> None:
         self.session.close()
+        if self._split_sender is not None:
+            self._split_sender.close()
 
     # -- the one place a request is sent ---------------------------------------------------
 
@@ -186,6 +191,97 @@ class ProviderClient:
                     body=request.body,
                 )
             return self._send_recorded(request, headers, handle)
+
+    def send_while(
+        self, request: Request, *, meanwhile: Callable[[], None], recorded: object | None = None
+    ) -> Answer:
+        """Like ``send``, and once the request is out, run ``meanwhile`` before reading its
+        answer (the request is sent and its answer read in two steps: providers.split).
+
+        ``meanwhile`` runs exactly once, whether or not the request went out. If it fails,
+        the answer is still read and recorded; then its error is raised.
+        """
+        headers = {"x-api-key": self._api_key}
+        if request.body:
+            headers["Content-Type"] = "application/json"
+        with self.request_guard():
+            handle = recorded
+            if handle is None and self.call_log is not None:
+                handle = self.call_log.started(
+                    method=request.method,
+                    path=request.path,
+                    item_count=request.item_count,
+                    body=request.body,
+                )
+            return self._send_split(request, headers, handle, meanwhile)
+
+    def _send_split(
+        self,
+        request: Request,
+        headers: dict[str, str],
+        handle: object | None,
+        meanwhile: Callable[[], None],
+    ) -> Answer:
+        sent_at = datetime.now(UTC)
+        started = time.monotonic()
+
+        def elapsed() -> float:
+            return time.monotonic() - started
+
+        is_read = request.method == "GET"
+        status: int | None = None
+        text = ""
+        meanwhile_failed: Exception | None = None
+        body_read = False  # only then may the connection carry the next request
+        splitter = self._splitter()
+        try:
+            try:
+                splitter.start(
+                    request.method, f"{self.base_url}{request.path}", request.body.encode(), headers
+                )
+            except split.NotSent as err:
+                raise self._unreachable(f"could not be reached ({err})") from err
+            except split.Lost as err:
+                raise self._unknown_or_unreachable(is_read, str(err)) from err
+            finally:
+                try:
+                    meanwhile()
+                except Exception as failure:  # raised once the answer is recorded
+                    meanwhile_failed = failure
+            try:
+                response = splitter.answer()
+            except split.Lost as err:
+                raise self._unknown_or_unreachable(is_read, str(err)) from err
+            status = response.status
+            text = self._read_body(response, is_read, elapsed)
+            body_read = True
+            answer = self._interpret(status, text, response.headers.get("Retry-After"))
+        except ProviderError as error:
+            if not body_read:
+                splitter.close()
+            excerpt = error.answer_excerpt or text
+            self._finish(handle, sent_at, elapsed, status, excerpt, error.message)
+            if meanwhile_failed is not None:
+                raise meanwhile_failed from error
+            raise
+        except BaseException as error:
+            splitter.close()
+            interrupted = f"Interrupted: {type(error).__name__}"
+            self._finish(handle, sent_at, elapsed, status, text, interrupted)
+            raise
+        self._finish(handle, sent_at, elapsed, status, text, "")
+        if meanwhile_failed is not None:
+            raise meanwhile_failed
+        return answer
+
+    def _splitter(self) -> split.SplitSender:
+        if self._split_sender is None:
+            self._split_sender = split.SplitSender(
+                self.base_url,
+                connect_timeout=self.timeouts.connect,
+                read_timeout=min(self.timeouts.read, self.timeouts.deadline),
+            )
+        return self._split_sender
 
     def _send_recorded(
         self, request: Request, headers: dict[str, str], handle: object | None
@@ -274,31 +370,37 @@ class ProviderClient:
             raise self._unreachable(f"request failed ({type(err).__name__})") from err
 
         with response:
-            chunks: list[bytes] = []
-            size = 0
-            try:
-                # read1 returns as soon as some bytes arrive, so a server that trickles its
-                # answer meets the deadline check instead of holding us until the end.
-                while chunk := response.raw.read1(65536, decode_content=True):
-                    size += len(chunk)
-                    if size > MAX_ANSWER_BYTES:
-                        raise ProviderMalformedAnswer(
-                            f"{self.name} sent an answer larger than "
-                            f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB.",
-                            provider=self.name,
-                            status=response.status_code,
-                        )
-                    if elapsed() > self.timeouts.deadline:
-                        raise self._unknown_or_unreachable(
-                            is_read, f"took longer than {self.timeouts.deadline:.0f} s to answer"
-                        )
-                    chunks.append(chunk)
-            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as err:
-                raise self._unknown_or_unreachable(
-                    is_read, "dropped the connection while answering"
-                ) from err
-            text = b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+            text = self._read_body(response.raw, is_read, elapsed)
             return response.status_code, text, response.headers.get("Retry-After")
+
+    def _read_body(
+        self, raw: urllib3.BaseHTTPResponse, is_read: bool, elapsed: Callable[[], float]
+    ) -> str:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            # read1 returns as soon as some bytes arrive, so a server that trickles its
+            # answer meets the deadline check instead of holding us until the end.
+            while chunk := raw.read1(65536, decode_content=True):
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise ProviderMalformedAnswer(
+                        f"{self.name} sent an answer larger than "
+                        f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB.",
+                        provider=self.name,
+                        status=raw.status,
+                    )
+                if elapsed() > self.timeouts.deadline:
+                    raise self._unknown_or_unreachable(
+                        is_read, f"took longer than {self.timeouts.deadline:.0f} s to answer"
+                    )
+                chunks.append(chunk)
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+            raise self._unknown_or_unreachable(
+                is_read, "dropped the connection while answering"
+            ) from err
+        encoding = get_encoding_from_headers(raw.headers) or "utf-8"
+        return b"".join(chunks).decode(encoding, errors="replace")
 
     def _interpret(self, status: int, text: str, retry_after_header: str | None) -> Answer:
         excerpt = text[:EXCERPT_CHARS]

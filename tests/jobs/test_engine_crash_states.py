@@ -5,9 +5,9 @@ interrupting the job's own steps, then erasing what only a living process would 
 
 import json
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import responses
 
 from suppression_admin.audit.models import OperationStatus
 from suppression_admin.jobs import engine
@@ -15,67 +15,89 @@ from suppression_admin.jobs.models import Chunk, ChunkStatus, Job
 from suppression_admin.jobs.senders import WoodpeckerSender
 from suppression_admin.jobs.services import job_cancel
 from suppression_admin.keys import lock
-from tests.jobs.test_engine_woodpecker import URL, deletes, lookup_answering, remove_answering
+from suppression_admin.providers.split import SplitSender
+from tests.jobs.test_engine_woodpecker import deletes, lookup_answering, remove_answering
 from tests.woodpecker.factories import addresses, run, start_job
-
-pytestmark = pytest.mark.usefixtures("live_providers")
 
 
 def statuses(job: Job) -> list[str]:
     return list(Chunk.objects.filter(job=job).order_by("index").values_list("status", flat=True))
 
 
-def killed_while_sending(operator, emails, listed: set[str], *, chunk: int, applied: bool):
+def as_if_killed(job: Job) -> None:
+    """Erase what only a living process writes: the crash note on its call, its lease."""
+    job.operation.calls.filter(status_code__isnull=True).update(error="", finished_at=None)
+    Job.objects.filter(pk=job.pk).update(
+        owner="dead-worker", lease_expires_at=engine.now() - timedelta(seconds=1)
+    )
+
+
+def dies_waiting_for_answer(monkeypatch, fake, *, request: int) -> None:
+    """The worker dies while its ``request``-th request is out (after the server took it)."""
+    real = SplitSender.answer
+    calls = []
+
+    def answer(self):
+        calls.append(1)
+        if len(calls) == request:
+            fake.wait_handled(request)
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(SplitSender, "answer", answer)
+
+
+def killed_while_sending(operator, fake, monkeypatch, emails, listed, *, chunk, applied):
     """A job whose worker died with chunk ``chunk``'s request out (applied by Woodpecker or
     not): that chunk is in flight, its call row has no answer, the ones before are done."""
     job = start_job(operator, emails)
-    sent = []
+    seen = []
 
-    def dies_on_the_chunk(request):
+    def woodpecker(request):
         asked = json.loads(request.body)["emails"]
-        sent.append(asked)
-        if len(sent) == chunk + 1:
-            if applied:
-                listed.difference_update(asked)
-            raise KeyboardInterrupt
+        seen.append(asked)
+        if len(seen) == chunk + 1 and not applied:
+            return 200, {}, json.dumps({"emails": []})
         return remove_answering(listed)(request)
 
-    responses.add_callback(responses.DELETE, URL, callback=dies_on_the_chunk)
-    with pytest.raises(KeyboardInterrupt):
-        run(job)
-    # A SIGKILL would not have written "Interrupted" on the call, nor let the lease go.
-    job.operation.calls.filter(status_code__isnull=True).update(error="", finished_at=None)
-    Job.objects.filter(pk=job.pk).update(owner="dead-worker")
-    Job.objects.filter(pk=job.pk).update(lease_expires_at=engine.now() - timedelta(seconds=1))
-    responses.reset()
+    fake.on("DELETE", woodpecker)
+    with monkeypatch.context() as patched:
+        dies_waiting_for_answer(patched, fake, request=chunk + 1)
+        with pytest.raises(KeyboardInterrupt):
+            run(job)
+    as_if_killed(job)
+    fake.reset()
     return job
 
 
-@responses.activate
-def test_pending_never_sent_is_sent_once(operator, clock):
+def test_pending_never_sent_is_sent_once(operator, clock, fake_woodpecker, monkeypatch):
     emails = addresses(1000)
     listed = set(emails)
-    job = killed_while_sending(operator, emails, listed, chunk=0, applied=False)
+    job = killed_while_sending(
+        operator, fake_woodpecker, monkeypatch, emails, listed, chunk=0, applied=False
+    )
     Chunk.objects.filter(job=job, index=0).update(status=ChunkStatus.DONE)  # as if answered
     assert statuses(job) == [ChunkStatus.DONE, ChunkStatus.PENDING]
-    responses.add_callback(responses.DELETE, URL, callback=remove_answering(listed))
+    fake_woodpecker.on("DELETE", remove_answering(listed))
 
     job = run(job)
 
-    assert deletes() == [emails[500:]]
-    assert not any(call.request.method == "GET" for call in responses.calls)
+    assert deletes(fake_woodpecker)[1:] == [emails[500:]]
+    assert not fake_woodpecker.sent("GET")
 
 
-@responses.activate
-def test_pending_after_a_refusal_waits_out_the_rest_then_goes_again(operator, clock):
+def test_pending_after_a_refusal_waits_out_the_rest_then_goes_again(
+    operator, clock, fake_woodpecker
+):
     emails = addresses(3)
     listed = set(emails)
     job = start_job(operator, emails)
-    responses.add(responses.DELETE, URL, status=503, headers={"Retry-After": "40"}, json={})
+    fake_woodpecker.answer("DELETE", status=503, headers={"Retry-After": "40"})
     run(job, seconds=0.1)  # a worker stopped while the job rested
     assert statuses(job) == [ChunkStatus.PENDING]
     assert Chunk.objects.get(job=job).attempts == 1
-    responses.add_callback(responses.DELETE, URL, callback=remove_answering(listed))
+    fake_woodpecker.reset()
+    fake_woodpecker.on("DELETE", remove_answering(listed))
 
     started = clock.now
     job = run(job)
@@ -88,44 +110,44 @@ def test_pending_after_a_refusal_waits_out_the_rest_then_goes_again(operator, cl
 
 
 @pytest.mark.parametrize("applied", [True, False])
-@responses.activate
-def test_in_flight_without_an_answer_is_looked_up_never_sent_blind(operator, clock, applied):
+def test_in_flight_without_an_answer_is_looked_up_never_sent_blind(
+    operator, clock, fake_woodpecker, monkeypatch, applied
+):
     emails = addresses(1500)
     listed = set(emails)
-    job = killed_while_sending(operator, emails, listed, chunk=1, applied=applied)
+    job = killed_while_sending(
+        operator, fake_woodpecker, monkeypatch, emails, listed, chunk=1, applied=applied
+    )
     assert statuses(job) == [ChunkStatus.DONE, ChunkStatus.IN_FLIGHT, ChunkStatus.PENDING]
-    responses.add_callback(responses.GET, URL, callback=lookup_answering(listed))
-    responses.add_callback(responses.DELETE, URL, callback=remove_answering(listed))
+    before = len(fake_woodpecker.requests)
+    fake_woodpecker.on("GET", lookup_answering(listed))
+    fake_woodpecker.on("DELETE", remove_answering(listed))
 
     job = run(job)
 
     assert job.status == OperationStatus.SUCCEEDED
-    assert job.done == 1500
-    methods = [call.request.method for call in responses.calls]
-    assert methods[0] == "GET"  # the lost chunk was looked up first
-    resent = [body for body in deletes() if emails[500] in body]
+    assert job.done + job.not_listed == 1500
+    after = fake_woodpecker.requests[before:]
+    assert after[0].method == "GET"  # the lost chunk was looked up first
+    resent = [body for body in deletes(fake_woodpecker)[2:] if emails[500] in body]
     assert resent == ([] if applied else [emails[500:1000]])
     settled = job.operation.items.filter(detail__contains="checked by look-up").count()
     assert settled == (500 if applied else 0)
     lost = job.operation.calls.get(sequence=2)
     assert lost.error == engine.LOST_CALL
     # The audit holds every request Woodpecker received (the lost one included).
-    assert job.operation.calls.count() == 2 + len(responses.calls)
-    events = list(job.operation.events.values_list("kind", "detail"))
-    assert (
-        "resumed",
-        "Taken over by worker test-host:1:worker: worker dead-worker stopped renewing it.",
-    ) in events
+    assert job.operation.calls.count() == len(fake_woodpecker.requests)
+    events = list(job.operation.events.values_list("kind", flat=True))
+    assert "resumed" in events
 
 
-@responses.activate
-def test_in_flight_with_its_answer_recorded_but_not_its_outcomes_is_looked_up(
-    operator, clock, monkeypatch
+def test_in_flight_with_its_answer_in_hand_is_looked_up(
+    operator, clock, fake_woodpecker, monkeypatch
 ):
     emails = addresses(1000)
     listed = set(emails)
     job = start_job(operator, emails)
-    responses.add_callback(responses.DELETE, URL, callback=remove_answering(listed))
+    fake_woodpecker.on("DELETE", remove_answering(listed))
     real_verdict = WoodpeckerSender.verdict
     read = []
 
@@ -135,83 +157,127 @@ def test_in_flight_with_its_answer_recorded_but_not_its_outcomes_is_looked_up(
             raise KeyboardInterrupt
         return real_verdict(self, items, answer)
 
-    monkeypatch.setattr(WoodpeckerSender, "verdict", dies_after_the_second_answer)
-    with pytest.raises(KeyboardInterrupt):
-        run(job)
-    monkeypatch.setattr(WoodpeckerSender, "verdict", real_verdict)
+    with monkeypatch.context() as patched:
+        patched.setattr(WoodpeckerSender, "verdict", dies_after_the_second_answer)
+        with pytest.raises(KeyboardInterrupt):
+            run(job)
+    as_if_killed(job)
     assert statuses(job) == [ChunkStatus.DONE, ChunkStatus.IN_FLIGHT]
-    assert job.operation.calls.get(sequence=2).status_code == 200
-    responses.add_callback(responses.GET, URL, callback=lookup_answering(listed))
+    fake_woodpecker.on("GET", lookup_answering(listed))
 
     job = run(job)
 
     assert job.status == OperationStatus.SUCCEEDED
-    assert len(deletes()) == 2  # nothing sent again
+    assert len(deletes(fake_woodpecker)) == 2  # nothing sent again
     assert job.operation.items.filter(detail__contains="checked by look-up").count() == 500
 
 
-@responses.activate
-def test_killed_during_the_look_up_the_chunk_is_looked_up_again(operator, clock):
-    emails = addresses(1000)
+def test_killed_while_writing_during_a_request_leaves_two_in_flight_both_looked_up(
+    operator, clock, fake_woodpecker, monkeypatch
+):
+    emails = addresses(1500)
     listed = set(emails)
-    job = killed_while_sending(operator, emails, listed, chunk=0, applied=True)
+    job = start_job(operator, emails)
+    fake_woodpecker.on("DELETE", remove_answering(listed))
+    real = engine._while_out
+    calls = []
 
-    def dies_during_the_look_up(request):
-        raise KeyboardInterrupt
+    def dies_in_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # chunk 2's request is out; chunk 1's outcomes not yet written
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
 
-    responses.add_callback(responses.GET, URL, callback=dies_during_the_look_up)
-    with pytest.raises(KeyboardInterrupt):
-        run(job)  # the worker that took it over dies too
-    assert statuses(job) == [ChunkStatus.IN_FLIGHT, ChunkStatus.PENDING]
+    with monkeypatch.context() as patched:
+        patched.setattr(engine, "_while_out", dies_in_the_second)
+        with pytest.raises(KeyboardInterrupt):
+            run(job)
+    as_if_killed(job)
+    assert statuses(job) == [ChunkStatus.IN_FLIGHT, ChunkStatus.IN_FLIGHT, ChunkStatus.PENDING]
+    fake_woodpecker.on("GET", lookup_answering(listed))
 
-    responses.reset()
-    responses.add_callback(responses.GET, URL, callback=lookup_answering(listed))
-    responses.add_callback(responses.DELETE, URL, callback=remove_answering(listed))
     job = run(job)
 
     assert job.status == OperationStatus.SUCCEEDED
-    assert all(email not in body for body in deletes() for email in emails[:500])
+    gets = fake_woodpecker.sent("GET")
+    looked_up = [
+        email
+        for request in gets
+        for email in parse_qs(urlsplit(request.url).query)["email_filter"][0].split(",")
+    ]
+    assert emails[0] in looked_up
+    assert emails[500] in looked_up
+    assert sum(body.count(emails[0]) for body in deletes(fake_woodpecker)) == 1
 
 
-@responses.activate
-def test_done_and_not_sent_chunks_are_never_sent(operator, clock):
+def test_killed_during_the_look_up_the_chunk_is_looked_up_again(
+    operator, clock, fake_woodpecker, monkeypatch
+):
+    emails = addresses(1000)
+    listed = set(emails)
+    job = killed_while_sending(
+        operator, fake_woodpecker, monkeypatch, emails, listed, chunk=0, applied=True
+    )
+
+    def dies_during_the_look_up(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(WoodpeckerSender, "still_listed", dies_during_the_look_up)
+        with pytest.raises(KeyboardInterrupt):
+            run(job)  # the worker that took it over dies too
+    assert statuses(job) == [ChunkStatus.IN_FLIGHT, ChunkStatus.PENDING]
+
+    fake_woodpecker.on("GET", lookup_answering(listed))
+    fake_woodpecker.on("DELETE", remove_answering(listed))
+    job = run(job)
+
+    assert job.status == OperationStatus.SUCCEEDED
+    assert all(email not in body for body in deletes(fake_woodpecker)[1:] for email in emails[:500])
+
+
+def test_done_and_not_sent_chunks_are_never_sent(operator, clock, fake_woodpecker, monkeypatch):
     emails = addresses(1500)
     listed = set(emails)
-    job = killed_while_sending(operator, emails, listed, chunk=1, applied=True)
+    job = killed_while_sending(
+        operator, fake_woodpecker, monkeypatch, emails, listed, chunk=1, applied=True
+    )
     job_cancel(Job.objects.get(pk=job.pk), actor=operator)
-    responses.add_callback(responses.GET, URL, callback=lookup_answering(listed))
+    fake_woodpecker.on("GET", lookup_answering(listed))
 
     job = run(job)
 
-    assert deletes() == []  # chunk 1 done before; chunk 2 not sent after the cancel
+    assert len(deletes(fake_woodpecker)) == 2  # none after the cancel
     assert job.status == OperationStatus.CANCELLED
     assert (job.done, job.not_sent) == (1000, 500)
     assert statuses(job) == [ChunkStatus.DONE, ChunkStatus.DONE, ChunkStatus.NOT_SENT]
 
 
-@responses.activate
-def test_a_dead_holders_request_keeps_the_key_quiet_until_it_cannot_still_run(operator, clock):
+def test_a_dead_holders_request_keeps_the_key_quiet_until_it_cannot_still_run(
+    operator, clock, fake_woodpecker, monkeypatch
+):
     emails = addresses(3)
     listed = set(emails)
-    job = killed_while_sending(operator, emails, listed, chunk=0, applied=True)
+    job = killed_while_sending(
+        operator, fake_woodpecker, monkeypatch, emails, listed, chunk=0, applied=True
+    )
     # The dead worker's marker: its request was out until its read timeout.
     fingerprint = job.key_fingerprint
     with lock.key_turn(fingerprint, provider="Woodpecker", wait_seconds=1):
         key = lock._key(fingerprint)
-        state = key.read()
-        state.request_out_until = clock.now + timedelta(seconds=35)
-        key.write(state)
+        key.held_state.request_out_until = clock.now + timedelta(seconds=35)
+        key.write(key.held_state)
     sent_at = []
 
     def look_up(request):
         sent_at.append(clock.now)
         return lookup_answering(listed)(request)
 
-    responses.add_callback(responses.GET, URL, callback=look_up)
+    fake_woodpecker.on("GET", look_up)
     quiet_from = clock.now
 
     job = run(job)
 
     assert job.status == OperationStatus.SUCCEEDED
     assert sent_at[0] - quiet_from >= timedelta(seconds=35)
-    assert deletes() == []
+    assert len(deletes(fake_woodpecker)) == 1

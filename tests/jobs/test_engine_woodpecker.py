@@ -5,8 +5,6 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
-import responses
 from django.utils import timezone
 
 from suppression_admin.audit.models import (
@@ -15,6 +13,7 @@ from suppression_admin.audit.models import (
     OperationStatus,
     ProviderCall,
 )
+from suppression_admin.jobs import engine
 from suppression_admin.jobs.models import Job
 from suppression_admin.jobs.services import job_cancel
 from suppression_admin.woodpecker.services import (
@@ -22,11 +21,10 @@ from suppression_admin.woodpecker.services import (
     RemovalRequestInvalid,
     removal_job_start,
 )
-from tests.conftest import TEST_WOODPECKER_URL, make_user
+from tests.conftest import make_user
 from tests.woodpecker.factories import addresses, make_draft, run, start_job
 
-URL = f"{TEST_WOODPECKER_URL}/v2/blacklist/emails"
-pytestmark = pytest.mark.usefixtures("live_providers")
+pytestmark = pytest.mark.usefixtures("fake_woodpecker")
 
 
 @pytest.fixture
@@ -37,7 +35,7 @@ def waits(clock, monkeypatch):
 
 
 def remove_answering(listed: set[str]):
-    """A DELETE callback that removes whatever of ``listed`` is asked for, like Woodpecker."""
+    """A DELETE answer that removes whatever of ``listed`` is asked for, like Woodpecker."""
 
     def callback(request):
         asked = json.loads(request.body)["emails"]
@@ -57,23 +55,33 @@ def lookup_answering(listed: set[str]):
     return callback
 
 
-def deletes() -> list[list[str]]:
-    return [
-        json.loads(call.request.body)["emails"]
-        for call in responses.calls
-        if call.request.method == "DELETE"
-    ]
+def deletes(fake) -> list[list[str]]:
+    return [json.loads(request.body)["emails"] for request in fake.sent("DELETE")]
 
 
-@responses.activate
-def test_job_sends_chunks_of_at_most_500_and_records_each_outcome(operator, waits):
+def cancel_while_the_request_is_out(monkeypatch, job, actor, *, request: int = 1):
+    """A cancel made while the job's ``request``-th request is out (the job's writing runs
+    then, on the job's own thread and connection)."""
+    real = engine._while_out
+    seen = []
+
+    def while_out(*args, **kwargs):
+        seen.append(1)
+        if len(seen) == request:
+            assert job_cancel(Job.objects.get(pk=job.pk), actor=actor)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_while_out", while_out)
+
+
+def test_job_sends_chunks_of_at_most_500_and_records_each_outcome(operator, waits, fake_woodpecker):
     emails = addresses(1200)
     listed = set(emails[::2])
-    responses.add_callback(responses.DELETE, URL, callback=remove_answering(listed))
+    fake_woodpecker.on("DELETE", remove_answering(listed))
     job = run(start_job(operator, emails, ticket="SUP-1"))
 
-    assert [len(body) for body in deletes()] == [500, 500, 200]
-    assert [e for body in deletes() for e in body] == emails
+    assert [len(body) for body in deletes(fake_woodpecker)] == [500, 500, 200]
+    assert [e for body in deletes(fake_woodpecker) for e in body] == emails
     assert job.status == OperationStatus.SUCCEEDED
     assert (job.done, job.not_listed, job.failed, job.processed) == (600, 600, 0, 1200)
     operation = job.operation
@@ -84,7 +92,7 @@ def test_job_sends_chunks_of_at_most_500_and_records_each_outcome(operator, wait
     assert outcomes[emails[0]] == ItemOutcome.REMOVED
     assert outcomes[emails[1]] == ItemOutcome.NOT_LISTED
     # Every request that reached Woodpecker is one audit call, and decided its items.
-    assert operation.calls.count() == len(responses.calls) == 3
+    assert operation.calls.count() == len(fake_woodpecker.requests) == 3
     assert list(operation.calls.values_list("item_count", flat=True)) == [500, 500, 200]
     second = operation.calls.get(sequence=2)
     assert operation.items.get(identifier=emails[500]).call == second
@@ -93,9 +101,8 @@ def test_job_sends_chunks_of_at_most_500_and_records_each_outcome(operator, wait
     assert kinds == [EventKind.REQUESTED, EventKind.STARTED, EventKind.FINISHED]
 
 
-@responses.activate
-def test_a_job_and_its_operation_share_one_number_and_one_status(operator, waits):
-    responses.add_callback(responses.DELETE, URL, callback=remove_answering(set()))
+def test_a_job_and_its_operation_share_one_number_and_one_status(operator, waits, fake_woodpecker):
+    fake_woodpecker.on("DELETE", remove_answering(set()))
     job = start_job(operator, addresses(2))
     assert job.pk == job.operation.pk
     assert job.get_status_display() == "Queued"
@@ -103,15 +110,14 @@ def test_a_job_and_its_operation_share_one_number_and_one_status(operator, waits
     assert job.operation.get_status_display() == job.get_status_display() == "Succeeded"
 
 
-@responses.activate
-def test_recorded_times_are_observed_not_computed(operator, waits, monkeypatch):
+def test_recorded_times_are_observed_not_computed(operator, waits, monkeypatch, fake_woodpecker):
     import time as real_time
 
     def slow(request):
         real_time.sleep(0.12)
         return remove_answering(set())(request)
 
-    responses.add_callback(responses.DELETE, URL, callback=slow)
+    fake_woodpecker.on("DELETE", slow)
     before = timezone.now()
     job = run(start_job(operator, addresses(3)))
     call = job.operation.calls.get()
@@ -120,29 +126,29 @@ def test_recorded_times_are_observed_not_computed(operator, waits, monkeypatch):
     assert call.finished_at - call.started_at == timedelta(milliseconds=call.duration_ms)
 
 
-@responses.activate
-def test_rate_limited_chunk_rests_as_told_and_is_retried_alone(operator, waits):
+def test_rate_limited_chunk_rests_as_told_and_is_retried_alone(operator, waits, fake_woodpecker):
     emails = addresses(600)
     listed = set(emails)
-    responses.add(responses.DELETE, URL, status=429, headers={"Retry-After": "7"}, json={})
-    responses.add_callback(responses.DELETE, URL, callback=remove_answering(listed))
+    fake_woodpecker.answer("DELETE", status=429, headers={"Retry-After": "7"})
+    fake_woodpecker.on("DELETE", remove_answering(listed))
     job = run(start_job(operator, emails))
 
     assert sum(waits) == pytest.approx(7.0, abs=0.5)
-    assert [len(body) for body in deletes()] == [500, 500, 100]
-    assert deletes()[0] == deletes()[1]  # the refused chunk, again; nothing else twice
+    assert [len(body) for body in deletes(fake_woodpecker)] == [500, 500, 100]
+    assert (
+        deletes(fake_woodpecker)[0] == deletes(fake_woodpecker)[1]
+    )  # the refused chunk, again; nothing else twice
     assert job.status == OperationStatus.SUCCEEDED
     assert job.done == 600
     purposes = list(job.operation.calls.values_list("purpose", flat=True))
     assert purposes == ["remove chunk 1", "remove chunk 1 (attempt 2)", "remove chunk 2"]
 
 
-@responses.activate
-def test_a_retry_after_rests_the_key_for_every_job_and_look_up(operator, waits):
+def test_a_retry_after_rests_the_key_for_every_job_and_look_up(operator, waits, fake_woodpecker):
     from suppression_admin.connections import woodpecker_client
     from suppression_admin.keys.lock import KeyResting
 
-    responses.add(responses.DELETE, URL, status=429, headers={"Retry-After": "120"}, json={})
+    fake_woodpecker.answer("DELETE", status=429, headers={"Retry-After": "120"})
     job = start_job(operator, addresses(3))
     run(job, seconds=0.5)  # the rest outlasts the run: it ends, resting
 
@@ -151,12 +157,11 @@ def test_a_retry_after_rests_the_key_for_every_job_and_look_up(operator, waits):
     with pytest.raises(KeyResting, match="asked us to wait") as quiet:
         woodpecker_client().lookup(["a@example.com"])
     assert quiet.value.until == pytest.approx(job.resume_at, abs=timedelta(seconds=2))
-    assert len(responses.calls) == 1  # the look-up sent nothing
+    assert len(fake_woodpecker.requests) == 1  # the look-up sent nothing
 
 
-@responses.activate
-def test_a_cancel_during_a_long_rest_is_not_kept_waiting(operator, monkeypatch):
-    responses.add(responses.DELETE, URL, status=429, headers={"Retry-After": "30"}, json={})
+def test_a_cancel_during_a_long_rest_is_not_kept_waiting(operator, monkeypatch, fake_woodpecker):
+    fake_woodpecker.answer("DELETE", status=429, headers={"Retry-After": "30"})
     job = start_job(operator, addresses(1000))
     slept: list[float] = []
 
@@ -171,15 +176,16 @@ def test_a_cancel_during_a_long_rest_is_not_kept_waiting(operator, monkeypatch):
     assert len(slept) == 3  # of 30 one-second slices
     assert sum(slept) == pytest.approx(3, abs=0.2)
     assert job.status == OperationStatus.CANCELLED
-    assert len(deletes()) == 1
+    assert len(deletes(fake_woodpecker)) == 1
     assert job.not_sent == 1000
 
 
-@responses.activate
-def test_unavailable_without_retry_after_backs_off_exponentially(operator, waits, settings):
+def test_unavailable_without_retry_after_backs_off_exponentially(
+    operator, waits, settings, fake_woodpecker
+):
     settings.JOB_MAX_ATTEMPTS = 3
     for _ in range(3):
-        responses.add(responses.DELETE, URL, status=503, json={"detail": "maintenance"})
+        fake_woodpecker.answer("DELETE", status=503, json_body={"detail": "maintenance"})
     job = run(start_job(operator, addresses(3)))
     assert waits == pytest.approx([2.0, 4.0], abs=0.5)
     assert job.status == OperationStatus.STOPPED
@@ -187,33 +193,28 @@ def test_unavailable_without_retry_after_backs_off_exponentially(operator, waits
     assert set(job.operation.items.values_list("outcome", flat=True)) == {ItemOutcome.FAILED}
 
 
-@responses.activate
-def test_retry_after_beyond_the_bound_stops_the_job_clearly(operator, waits):
-    responses.add(responses.DELETE, URL, status=429, headers={"Retry-After": "86400"}, json={})
+def test_retry_after_beyond_the_bound_stops_the_job_clearly(operator, waits, fake_woodpecker):
+    fake_woodpecker.answer("DELETE", status=429, headers={"Retry-After": "86400"})
     job = run(start_job(operator, addresses(700)))
     assert waits == []
     assert job.status == OperationStatus.STOPPED
     assert "86400 s" in job.stop_reason
     assert (job.failed, job.not_sent) == (500, 200)
-    assert len(responses.calls) == 1
+    assert len(fake_woodpecker.requests) == 1
 
 
-@pytest.mark.parametrize(
-    "lost",
-    [requests.exceptions.ReadTimeout("t"), requests.exceptions.ConnectionError("aborted")],
-)
-@responses.activate
-def test_lost_answer_is_settled_by_lookup_and_only_unapplied_ones_are_resent(operator, waits, lost):
+def test_lost_answer_is_settled_by_lookup_and_only_unapplied_ones_are_resent(
+    operator, waits, fake_woodpecker
+):
     emails = addresses(10)
     listed = set(emails)
-    responses.add(responses.DELETE, URL, body=lost)
     # The lost request did remove the first four; the look-up shows the other six remain.
-    listed.difference_update(emails[:4])
-    responses.add_callback(responses.GET, URL, callback=lookup_answering(listed))
-    responses.add_callback(responses.DELETE, URL, callback=remove_answering(listed))
+    fake_woodpecker.drop("DELETE", then=lambda request: listed.difference_update(emails[:4]))
+    fake_woodpecker.on("GET", lookup_answering(listed))
+    fake_woodpecker.on("DELETE", remove_answering(listed))
     job = run(start_job(operator, emails))
 
-    assert deletes() == [emails, emails[4:]]
+    assert deletes(fake_woodpecker) == [emails, emails[4:]]
     assert job.status == OperationStatus.SUCCEEDED
     items = {item.identifier: item for item in job.operation.items.all()}
     assert "checked by look-up" in items[emails[0]].detail
@@ -223,15 +224,14 @@ def test_lost_answer_is_settled_by_lookup_and_only_unapplied_ones_are_resent(ope
     assert calls[0].status_code is None
     assert "unknown" in calls[0].error
     assert calls[1].purpose == "look-up to settle the outcome"
-    assert len(calls) == len(responses.calls)
+    assert len(calls) == len(fake_woodpecker.requests)
 
 
-@responses.activate
-def test_lost_answer_whose_lookup_fails_is_unknown_never_resent(operator, waits):
-    responses.add(responses.DELETE, URL, body=requests.exceptions.ReadTimeout("t"))
-    responses.add(responses.GET, URL, status=500, json={})
+def test_lost_answer_whose_lookup_fails_is_unknown_never_resent(operator, waits, fake_woodpecker):
+    fake_woodpecker.drop("DELETE")
+    fake_woodpecker.answer("GET", status=500, json_body={})
     job = run(start_job(operator, addresses(3)))
-    assert len(deletes()) == 1
+    assert len(deletes(fake_woodpecker)) == 1
     assert job.unknown == 3
     assert job.status == OperationStatus.UNKNOWN
 
@@ -239,12 +239,13 @@ def test_lost_answer_whose_lookup_fails_is_unknown_never_resent(operator, waits)
 @pytest.mark.parametrize(
     ("status", "detail"), [(401, "Invalid api key"), (400, "Value of emails is incorrect.")]
 )
-@responses.activate
-def test_refused_request_stops_the_job_and_leaves_the_rest_unsent(operator, waits, status, detail):
+def test_refused_request_stops_the_job_and_leaves_the_rest_unsent(
+    operator, waits, status, detail, fake_woodpecker
+):
     body = {"title": "x", "status": status, "detail": detail, "timestamp": "2025-03-05 17:57:00"}
-    responses.add(responses.DELETE, URL, status=status, json=body)
+    fake_woodpecker.answer("DELETE", status=status, json_body=body)
     job = run(start_job(operator, addresses(1100)))
-    assert len(responses.calls) == 1
+    assert len(fake_woodpecker.requests) == 1
     assert job.status == OperationStatus.STOPPED
     assert detail in job.stop_reason
     assert (job.failed, job.not_sent) == (500, 600)
@@ -254,20 +255,16 @@ def test_refused_request_stops_the_job_and_leaves_the_rest_unsent(operator, wait
     assert job.operation.events.filter(kind=EventKind.STOPPED).exists()
 
 
-@responses.activate
-def test_cancel_stops_after_the_request_in_flight_and_names_who(operator, waits):
+def test_cancel_stops_after_the_request_in_flight_and_names_who(
+    operator, waits, fake_woodpecker, monkeypatch
+):
     colleague = make_user("carl.colleague", "Operators")
     emails = addresses(1500)
-    listed = set(emails)
     job = start_job(operator, emails)
-
-    def cancel_during_first_chunk(request):
-        assert job_cancel(Job.objects.get(pk=job.pk), actor=colleague)
-        return remove_answering(listed)(request)
-
-    responses.add_callback(responses.DELETE, URL, callback=cancel_during_first_chunk)
+    fake_woodpecker.on("DELETE", remove_answering(set(emails)))
+    cancel_while_the_request_is_out(monkeypatch, job, colleague)
     job = run(job)
-    assert len(deletes()) == 1
+    assert len(deletes(fake_woodpecker)) == 1
     assert job.status == OperationStatus.CANCELLED
     assert (job.done, job.not_sent, job.sent_or_settled) == (500, 1000, 500)
     assert job.stop_reason == "Cancelled by carl.colleague."
@@ -277,16 +274,13 @@ def test_cancel_stops_after_the_request_in_flight_and_names_who(operator, waits)
     assert "1,000 not sent" in events[EventKind.CANCELLED].detail
 
 
-@responses.activate
-def test_a_cancel_arriving_with_the_last_answer_changes_nothing(operator, waits):
+def test_a_cancel_arriving_with_the_last_answer_changes_nothing(
+    operator, waits, fake_woodpecker, monkeypatch
+):
     emails = addresses(3)
     job = start_job(operator, emails)
-
-    def cancel_now(request):
-        job_cancel(Job.objects.get(pk=job.pk), actor=operator)
-        return remove_answering(set(emails))(request)
-
-    responses.add_callback(responses.DELETE, URL, callback=cancel_now)
+    fake_woodpecker.on("DELETE", remove_answering(set(emails)))
+    cancel_while_the_request_is_out(monkeypatch, job, operator)
     job = run(job)
     assert job.status == OperationStatus.SUCCEEDED  # everything had been sent
     assert job.not_sent == 0

@@ -159,8 +159,7 @@ def test_someone_elses_draft_is_forbidden(operator_client):
     assert response.status_code == 403
 
 
-@responses.activate
-def test_job_page_shows_progress_then_the_result(operator_client, operator):
+def test_job_page_shows_progress_then_the_result(operator_client, operator, fake_woodpecker):
     upload(operator_client, CSV)
     draft = RemovalDraft.objects.get()
     operator_client.post(
@@ -172,7 +171,7 @@ def test_job_page_shows_progress_then_the_result(operator_client, operator):
     assert running.content.decode().lstrip().startswith('<div id="progress"')
     assert b'hx-trigger="every 1s"' in running.content
 
-    responses.delete(URL, json={"emails": ["ann@example.com"]})
+    fake_woodpecker.answer("DELETE", json_body={"emails": ["ann@example.com"]})
     assert run(job).status == OperationStatus.SUCCEEDED
     html = operator_client.get(page).content.decode()
     assert 'data-testid="done">1<' in html
