@@ -37,3 +37,12 @@ ensure_venv() {
     touch "$stamp"
   fi
 }
+
+# What bin/start and bin/worker run with: the embedded sandbox unless the environment says
+# otherwise (SUPPRESSION_SANDBOX=0 with real keys), where the server and its sandbox are.
+app_env() {
+  export SUPPRESSION_SANDBOX="${SUPPRESSION_SANDBOX:-1}"
+  export DEBUG="${DEBUG:-1}"
+  HOST_PORT="${HOST_PORT:-127.0.0.1:8000}"
+  export SANDBOX_BASE_URL="${SANDBOX_BASE_URL:-http://$HOST_PORT}"
+}

@@ -14,20 +14,22 @@ job over, and finds its chunks in one of these states:
 |                  | items still listed                    |                                     |
 | in flight        | claimed and its call row written, in  | first thing in every run: looks its |
 |                  | one transaction; its request may have | pending items up (the key is quiet  |
-|                  | gone out, its answer is not recorded: | until that request cannot still be  |
-|                  | its worker died, or the answer is     | running, see keys.lock). Gone: done |
-|                  | still in hand                         | ("checked by look-up"); still       |
-|                  |                                       | listed: pending again               |
+|                  | gone out, its answer is not recorded  | until that request cannot still be  |
+|                  | (its worker died, or the answer is    | running, see keys.lock). Gone: done |
+|                  | still in hand). At most two: the one  | ("checked by look-up"); still       |
+|                  | out, and the one answered before it   | listed: pending again               |
 | done             | every item has its outcome, counted   | nothing, ever                       |
-| not sent         | closed by a cancel or a stop          | nothing, ever                       |
+| not sent         | closed by a stop (a cancel included)  | nothing, ever                       |
 
 The loop (``_send_chunks``), one key turn per chunk:
-1. one transaction: the lease checked, the previous answer's outcomes recorded, the next
-   chunk claimed (a cancel closes every pending chunk, so the claim is the cancel check),
-   the coming items written ahead, the request's call row written;
-2. the request is sent and its answer read. The call row gets the answer the moment it is
-   in; the items' outcomes stay in hand until the next transaction (or the run's end).
-So a killed worker loses at most one answer, and its chunk is in flight: looked up.
+1. one transaction: the lease checked, the next chunk claimed (the cancel is checked here,
+   in the job's locked row: a cancel either came first and nothing more is claimed, or
+   after, and this chunk goes out), its call row written;
+2. the request is written, and while it is out (``_while_out``, one transaction): the
+   previous chunk's answer and outcomes recorded, the next items written ahead;
+3. its answer is read; it stays in hand until step 2 of the next chunk (or the run's end).
+A killed worker loses at most one answer in hand and one request out: both chunks are in
+flight, and looked up. (A WaLead chunk does step 2 first: nothing to overlap with there.)
 
 A failed request is decided in ``_after_failure``, the same way for both providers: a refused
 key or request stops the job; an answer that proves nothing was applied is retried after a
@@ -38,6 +40,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -76,6 +79,8 @@ from suppression_admin.keys.lock import KeyBusy, KeyResting
 from suppression_admin.providers.errors import (
     ProviderAuthError,
     ProviderError,
+    ProviderRateLimited,
+    ProviderUnavailable,
     ProviderValidationError,
 )
 
@@ -92,6 +97,7 @@ ITEMS_AHEAD = 5000
 REST_SLICE_SECONDS = 1.0
 
 LOST_ANSWER = "The request's answer was not recorded: its worker stopped."
+ANSWER_NOT_RECORDED = "Its answer came, but its outcomes were not recorded (its worker stopped)."
 LOST_CALL = (
     "No answer recorded: its worker stopped, so the request may or may not have gone out. "
     "Its items were looked up afterwards."
@@ -168,33 +174,44 @@ class Run:
     go_on_at: datetime | None = None
 
 
-def job_run(job_id: int, *, worker_id: str, seconds: float | None = None) -> Run:
+def job_run(
+    job_id: int,
+    *,
+    worker_id: str,
+    seconds: float | None = None,
+    on_pause: Callable[[datetime], None] | None = None,
+) -> Run:
     """Run the job as ``worker_id`` until it is finished, or for about ``seconds``.
 
     Does nothing if another live worker holds the job. A provider's failures are recorded,
     never raised. A process that cannot reach the job's provider account leaves the job
-    waiting and says why on it (a worker never ends a job for its own configuration).
+    waiting and says why on it (a worker never ends a job for its own configuration). When
+    work is left for a next run, ``on_pause(when)`` is called before the job is let go (a
+    task queues its next run there, so the job never looks abandoned in between).
     """
     job = _load(job_id)
     if job.is_finished or not lease_take(job, worker_id):
         return Run(job)
-    go_on_at = None
+    go_on_at = next_try = None
     try:
         sender = sender_for(job, AuditCallLog(job.operation))
+        try:
+            go_on_at = _run(job, sender, worker_id, seconds)
+        finally:
+            sender.close()
     except CannotRun as why:
         Job.objects.filter(pk=job.pk).update(waiting_note=str(why))
-        later = now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
-        lease_release(job, worker_id, next_try=later)
-        return Run(_load(job_id))
-    try:
-        go_on_at = _run(job, sender, worker_id, seconds)
+        next_try = now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
     except LeaseLost:
         logger.warning("Job #%s was taken over; worker %s let it go.", job.pk, worker_id)
     finally:
-        sender.close()
-        # Also when this process is going down (SIGTERM, a crash of ours): the next runner
-        # need not wait for the lease to run out.
-        lease_release(job, worker_id, next_try=go_on_at)
+        try:
+            if go_on_at is not None and on_pause is not None:
+                on_pause(go_on_at)
+        finally:
+            # Also when this process is going down (SIGTERM, a crash of ours): the next
+            # runner need not wait for the lease to run out.
+            lease_release(job, worker_id, next_try=next_try or go_on_at)
     return Run(_load(job_id), go_on_at)
 
 
@@ -210,8 +227,9 @@ def _run(job: Job, sender: Sender, worker_id: str, seconds: float | None) -> dat
             return None
         try:
             with sender.turn():
-                _settle_in_flight(job, sender, worker_id)
-            step = _send_chunks(job, sender, worker_id, ends)
+                step = _settle_in_flight(job, sender, worker_id)
+            if step is None:
+                step = _send_chunks(job, sender, worker_id, ends)
         except KeyResting as quiet:
             step = _Rest(quiet.until)
         except KeyBusy:
@@ -263,12 +281,17 @@ def _while_out(
     job: Job, sender: Sender, worker_id: str, previous: "_Outcomes | None", claim: "_Claim"
 ) -> None:
     """While a chunk's request is out: the previous chunk's outcomes, the next items ahead."""
-    with transaction.atomic():
-        _lock(job, worker_id)
+    try:
+        with transaction.atomic():
+            _lock(job, worker_id)
+            if previous is not None:
+                _record(job, previous)
+            size = settings.JOB_CHUNK_SIZES[job.provider]
+            _write_items_ahead(job, sender, upto=claim.chunk.last_position + 1 + size)
+    except BaseException:
         if previous is not None:
-            _record(job, previous)
-        size = settings.JOB_CHUNK_SIZES[job.provider]
-        _write_items_ahead(job, sender, upto=claim.chunk.last_position + 1 + size)
+            _save_answer(previous.call)  # what the provider said stays in the audit
+        raise
 
 
 def _claim_next(job: Job, sender: Sender, *, answered: "_Outcomes | None") -> "_Claim | Step":
@@ -323,6 +346,9 @@ def _send(
         verdict = sender.verdict(claim.items, answer)
     except ProviderError as error:
         return None, _after_failure(job, sender, claim, error, worker_id)
+    except BaseException:
+        _save_answer(claim.call)  # an answer read before the failure stays in the audit
+        raise
     outcomes = _Outcomes(claim.chunk, claim.call, list(verdict.decided), answer_in_hand=True)
     if verdict.unsettled:
         # A clear answer that does not account for every item: what a look-up still finds
@@ -340,15 +366,20 @@ def _after_failure(
 ) -> Step | None:
     """What a failed request means, for every provider: stop, settle, or retry later."""
     chunk, call = claim.chunk, claim.call
-    call_save_answer(call)  # a failure's answer is recorded at once
+    call_save_answer(call)  # a failure's answer is recorded at once (it needs no lease)
     if isinstance(error, ProviderAuthError | ProviderValidationError):
-        refused = _Outcomes(chunk, call, [(ItemOutcome.FAILED, error.message, None)])
-        _record_at_once(job, refused, worker_id)
+        _record_locked(
+            job, worker_id, _Outcomes(chunk, call, [(ItemOutcome.FAILED, error.message, None)])
+        )
         return _Stop(error.message)
+    gone: list[tuple[str, str, list[str] | None]] = []
     if not error.proves_not_applied:
-        gone, still = _look_up(sender, chunk, claim.items, why=error.message)
-        _record_at_once(job, _Outcomes(chunk, call, gone, closes_chunk=not still), worker_id)
+        try:
+            gone, still = _look_up(sender, chunk, claim.items, why=error.message, later=True)
+        except _LookUpLater as refused:
+            return _Rest(refused.until)  # still in flight: looked up after the rest
         if not still:
+            _record_locked(job, worker_id, _Outcomes(chunk, call, gone))
             return None
     wait = error.retry_after if error.retry_after is not None else min(2.0**chunk.attempts, 60)
     limit = settings.JOB_MAX_RETRY_AFTER_SECONDS
@@ -359,28 +390,46 @@ def _after_failure(
             else f"Gave up after {chunk.attempts} attempts."
         )
         failed = (ItemOutcome.FAILED, f"{error.message} {why} Nothing was changed for it.", None)
-        _record_at_once(job, _Outcomes(chunk, call, [failed]), worker_id)
+        _record_locked(job, worker_id, _Outcomes(chunk, call, [*gone, failed]))
         return _Stop(f"{error.message} {why}")
     until = now() + timedelta(seconds=wait)
-    with transaction.atomic():
-        # Pending again: nothing of it is out while the job rests.
-        Chunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.PENDING)
-        Job.objects.filter(pk=job.pk).update(resume_at=until)
+    # Pending again (nothing of it is out while the job rests), in the same transaction as
+    # what a look-up settled, under the job's lock.
+    again = _Outcomes(chunk, call, gone, closes_chunk=False)
+    _record_locked(job, worker_id, again, pending_until=until)
     return _Rest(until)
 
 
+class _LookUpLater(Exception):
+    """The look-up was refused for now (no connection, 429, 503, a busy key): the chunk
+    stays in flight, to be looked up after a rest."""
+
+    def __init__(self, until: datetime) -> None:
+        self.until = until
+
+
 def _look_up(
-    sender: Sender, chunk: Chunk, items: list[PendingItem], *, why: str
+    sender: Sender, chunk: Chunk, items: list[PendingItem], *, why: str, later: bool = False
 ) -> tuple[list[tuple[str, str, list[str] | None]], list[str]]:
     """Which items are gone (decided: done) and which still listed (returned, to decide).
 
-    If the look-up fails, every item is decided unknown.
+    If the look-up fails, every item is decided unknown; with ``later``, a look-up refused
+    for now raises _LookUpLater instead (up to JOB_MAX_ATTEMPTS times in a run).
     """
     sender.call_log.purpose = "look-up to settle the outcome"
     sender.call_log.batch = chunk.index
     try:
         listed = sender.still_listed(items)
     except ProviderError as error:
+        # Refused for now (429, 503, no connection, a busy or quiet key): try again after a
+        # rest, a bounded number of times. Any other failure is final.
+        for_now = isinstance(error, ProviderRateLimited | ProviderUnavailable)
+        if later and for_now:
+            Chunk.objects.filter(pk=chunk.pk).update(look_ups_refused=F("look_ups_refused") + 1)
+            refused = Chunk.objects.values_list("look_ups_refused", flat=True).get(pk=chunk.pk)
+            if refused < settings.JOB_MAX_ATTEMPTS:
+                wait = error.retry_after or min(2.0**refused, 60)
+                raise _LookUpLater(now() + timedelta(seconds=wait)) from error
         unknown = f"{why} The look-up to check it failed too: {error.message}"
         return [(ItemOutcome.UNKNOWN, unknown, [item.identifier for item in items])], []
     gone = [item.identifier for item in items if item.identifier not in listed]
@@ -388,20 +437,34 @@ def _look_up(
     return [(sender.done_outcome, sender.gone_detail(why), gone)], still
 
 
-def _settle_in_flight(job: Job, sender: Sender, worker_id: str) -> None:
-    """Under the key's turn: chunks a dead run left in flight are looked up, not re-sent."""
+def _settle_in_flight(job: Job, sender: Sender, worker_id: str) -> "_Rest | None":
+    """Under the key's turn: chunks left in flight are looked up, not sent again blind.
+    Returns a rest when the look-up is refused for now."""
     in_flight = Chunk.objects.filter(job=job, status=ChunkStatus.IN_FLIGHT).order_by("index")
     for chunk in in_flight:
-        _settle_one_in_flight(job, sender, worker_id, chunk)
+        try:
+            _settle_one_in_flight(job, sender, worker_id, chunk)
+        except _LookUpLater as refused:
+            return _Rest(refused.until)
+    return None
 
 
 def _settle_one_in_flight(job: Job, sender: Sender, worker_id: str, chunk: Chunk) -> None:
-    items = _pending_items(job, sender, chunk, fresh=False)
-    gone, still = _look_up(sender, chunk, items, why=LOST_ANSWER) if items else ([], [])
     writes = ProviderCall.objects.filter(operation_id=job.pk, batch=chunk.index).exclude(
         method="GET"
     )
     lost_call = writes.order_by("-sequence").first()
+    # Its request either lost its worker, or its answer never came (its call says why).
+    if (
+        lost_call is None
+        or lost_call.finished_at is None
+        or lost_call.error.startswith("Interrupted")
+    ):
+        why = LOST_ANSWER
+    else:  # its answer came: unknown, or read but its outcomes not recorded
+        why = lost_call.error or ANSWER_NOT_RECORDED
+    items = _pending_items(job, sender, chunk, fresh=False)
+    gone, still = _look_up(sender, chunk, items, why=why, later=True) if items else ([], [])
     with transaction.atomic():
         _lock(job, worker_id)
         _record(job, _Outcomes(chunk, lost_call, gone, closes_chunk=not still))
@@ -453,14 +516,36 @@ def _close(job: Job, chunk: Chunk) -> None:
 
 
 def _record_at_once(job: Job, outcomes: _Outcomes, worker_id: str) -> None:
-    """Record an answer in hand when the loop ends (however it ends), unless the job was
-    taken over meanwhile: then its new runner settles the chunk by look-up."""
+    """Record an answer in hand when the loop ends (however it ends). If the job was taken
+    over meanwhile, only the call's answer is kept: its new runner settles the chunk."""
     try:
-        with transaction.atomic():
-            _lock(job, worker_id)
-            _record(job, outcomes)
+        _record_locked(job, worker_id, outcomes)
     except LeaseLost:
-        pass
+        if outcomes.answer_in_hand:
+            _save_answer(outcomes.call)
+
+
+def _record_locked(
+    job: Job, worker_id: str, outcomes: _Outcomes, *, pending_until: datetime | None = None
+) -> None:
+    """Record outcomes under the job's lock (LeaseLost if it is not this worker's any more);
+    with ``pending_until``, the chunk goes back to pending and the job rests until then."""
+    with transaction.atomic():
+        _lock(job, worker_id)
+        _record(job, outcomes)
+        if pending_until is not None:
+            Chunk.objects.filter(pk=outcomes.chunk.pk).update(status=ChunkStatus.PENDING)
+            Job.objects.filter(pk=job.pk).update(resume_at=pending_until)
+
+
+def _save_answer(call: ProviderCall | None) -> None:
+    """Write a call's answer if one came (a failure of ours must not lose it). Never raises."""
+    if call is None or call.finished_at is None:
+        return
+    try:
+        call_save_answer(call)
+    except Exception:
+        logger.exception("Could not record the answer of call %s", call.pk)
 
 
 def _pending_items(
@@ -548,6 +633,8 @@ def _stop(job: Job, stop: _Stop, worker_id: str) -> None:
     detail = f"Not sent: {stop.reason}"
     with transaction.atomic():
         _lock(job, worker_id)
+        if Job.objects.filter(pk=job.pk).exclude(stop_reason="").exists():
+            return  # already stopped (by whoever stopped it first)
         written = job.items_written
         unsent = OperationItem.objects.filter(
             operation_id=job.pk, position__lt=written, outcome=ItemOutcome.PENDING
@@ -562,7 +649,10 @@ def _stop(job: Job, stop: _Stop, worker_id: str) -> None:
                 detail=detail,
             )
         Job.objects.filter(pk=job.pk).update(
-            not_sent=F("not_sent") + unsent, stop_reason=stop.reason, items_written=job.total
+            not_sent=F("not_sent") + unsent,
+            stop_reason=stop.reason,
+            cancelled=stop.cancelled,
+            items_written=job.total,
         )
         Chunk.objects.filter(job=job, status__in=OPEN_CHUNKS).update(status=ChunkStatus.NOT_SENT)
         kind = EventKind.CANCELLED if stop.cancelled else EventKind.STOPPED
@@ -579,7 +669,7 @@ def _finish(job: Job, worker_id: str) -> None:
         row = Job.objects.get(pk=job.pk)
         refused = _refused_counts(row)
         counts = _outcome_counts(row, refused)
-        if row.cancel_requested and row.stop_reason:
+        if row.cancelled:
             status = OperationStatus.CANCELLED
         elif row.stop_reason:
             status = OperationStatus.STOPPED
@@ -675,7 +765,9 @@ def _load(job_id: int) -> Job:
 # -- leases ------------------------------------------------------------------------------------
 
 
-def lease_take(job: Job, worker_id: str, *, announce: bool = True) -> bool:
+def lease_take(
+    job: Job, worker_id: str, *, announce: bool = True, seconds: float | None = None
+) -> bool:
     """Take the job for ``worker_id``: free, already its own, or its runner's lease ran out.
 
     A live runner renews its lease every few seconds (jobs.workers), so one that ran out
@@ -688,7 +780,7 @@ def lease_take(job: Job, worker_id: str, *, announce: bool = True) -> bool:
         .filter(Q(owner="") | Q(owner=worker_id) | Q(lease_expires_at__lt=moment))
         .update(
             owner=worker_id,
-            lease_expires_at=moment + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+            lease_expires_at=moment + timedelta(seconds=seconds or settings.JOB_LEASE_SECONDS),
             waiting_note="",
         )
     )
@@ -717,10 +809,11 @@ def job_stop_unowned(job: Job, *, worker_id: str) -> bool:
 
     For a cancel while no worker holds the job: with no chunk in flight, stopping needs no
     look-up, so it need not wait for a worker. False if the job is held or has a chunk in
-    flight (then its runner, or the next one, records the stop).
+    flight (then its runner, or the next one, records the stop). No heartbeat renews this
+    caller's lease: it takes a long one, and a stop is recorded once whoever records it.
     """
     in_flight = Chunk.objects.filter(job=job, status=ChunkStatus.IN_FLIGHT)
-    if in_flight.exists() or not lease_take(job, worker_id, announce=False):
+    if in_flight.exists() or not lease_take(job, worker_id, announce=False, seconds=600):
         return False
     try:
         if in_flight.exists():
@@ -730,11 +823,11 @@ def job_stop_unowned(job: Job, *, worker_id: str) -> bool:
             _lock(job, worker_id)
             if not job.cancel_requested:
                 return False
-        if not job.prepared:
-            _prepare(job, worker_id)
         _stop(job, _Stop(_cancel_reason(job), cancelled=True), worker_id)
         _finish(job, worker_id)
         return True
+    except LeaseLost:
+        return False
     finally:
         lease_release(job, worker_id)
 

@@ -41,6 +41,8 @@ class Job(models.Model):
     # the job before this.
     resume_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.TextField(blank=True)
+    # The stop came from a cancel (not from a refusal or a limit).
+    cancelled = models.BooleanField(default=False)
     # Progress, advanced once per finished chunk. ``done``: removed or unblocked.
     done = models.PositiveIntegerField(default=0)
     not_listed = models.PositiveIntegerField(default=0)
@@ -143,6 +145,8 @@ class Chunk(models.Model):
         max_length=20, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
     )
     attempts = models.PositiveIntegerField(default=0)
+    # Look-ups to settle it that the provider refused for now (429, 503, no connection).
+    look_ups_refused = models.PositiveIntegerField(default=0)
     done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

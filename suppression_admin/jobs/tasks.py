@@ -1,4 +1,4 @@
-"""The job's task: one run of a job, which schedules the next while work is left."""
+"""The job's task: one run of a job, which queues the next while work is left."""
 
 from datetime import datetime
 
@@ -12,11 +12,16 @@ from suppression_admin.jobs.worker_id import worker_id
 
 @task(takes_context=True)
 def run_job(context: TaskContext, job_id: int) -> str:
-    run = job_run(job_id, worker_id=worker_id(), seconds=settings.JOB_SLICE_SECONDS)
-    # Only the job's latest task carries it on: a task the rescue replaced lets it go.
-    latest = Job.objects.filter(pk=job_id).values_list("task_id", flat=True).first()
-    if run.go_on_at is not None and latest == str(context.task_result.id):
-        job_enqueue(run.job, run_after=run.go_on_at)
+    this_task = str(context.task_result.id)
+
+    def go_on(when: datetime) -> None:
+        # Queued before the job is let go, so it never looks abandoned in between. Only the
+        # job's latest task carries it on: a task the rescue replaced lets it go.
+        job = Job.objects.filter(pk=job_id, task_id=this_task).first()
+        if job is not None:
+            job_enqueue(job, run_after=when)
+
+    run = job_run(job_id, worker_id=worker_id(), seconds=settings.JOB_SLICE_SECONDS, on_pause=go_on)
     return run.job.operation.status
 
 

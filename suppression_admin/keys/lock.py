@@ -59,7 +59,7 @@ class KeyResting(KeyBusy):
 
     def __init__(self, message: str, *, provider: str, until: datetime) -> None:
         seconds = max(0.0, (until - _now()).total_seconds())
-        super().__init__(message, provider=provider, retry_after=seconds)
+        super().__init__(message, provider=provider, retry_after=seconds, sent=False)
         self.until = until
 
 
@@ -94,7 +94,8 @@ def key_turn(fingerprint: str, *, provider: str, wait_seconds: float) -> Iterato
         if not key.acquire(max(0.0, deadline - time.monotonic())):
             raise _busy(provider, wait_seconds)
         try:
-            _refuse_if_quiet(key, provider)
+            key.held_state = key.read()
+            _refuse_if_quiet(key, provider, key.held_state)
             held.add(fingerprint)
             try:
                 yield
@@ -110,22 +111,34 @@ def key_turn(fingerprint: str, *, provider: str, wait_seconds: float) -> Iterato
 def request_out(fingerprint: str, *, provider: str, busy_for: float) -> Iterator[None]:
     """Around one request, during the key's turn: the key knows a request is out until its
     answer is in (``busy_for``: how long it may run at the provider). An answer that asks
-    us to wait (Retry-After) rests the key for every job and look-up."""
+    us to wait (Retry-After) rests the key for every job and look-up.
+
+    A request whose answer never came (lost, timed out, or this process interrupted) may
+    still be running at the provider: its mark stays until ``busy_for`` has passed, and no
+    request goes out with the key before, from this turn or any other.
+    """
     held: set[str] = _held.__dict__.setdefault("fingerprints", set())
     assert fingerprint in held, "request_out is only for the key's holder"
     key = _key(fingerprint)
     state = key.held_state  # read when the turn began; only the holder changes it
+    _refuse_if_quiet(key, provider, state)
     state.request_out_until = _now() + timedelta(seconds=busy_for)
     key.write(state)
+    over = False  # answered, or never sent: nothing of it can still be running
     try:
         yield
-    except ProviderError as error:
-        if error.retry_after and not isinstance(error, KeyBusy):
-            state.rest_until = _now() + timedelta(seconds=error.retry_after)
-            state.rest_reason = f"{provider} asked us to wait ({error.status or 'no status'})."
+        over = True
+    except BaseException as failure:
+        error = failure if isinstance(failure, ProviderError) else failure.__cause__
+        if isinstance(error, ProviderError) and not isinstance(error, KeyBusy):
+            over = error.status is not None or not error.sent
+            if error.retry_after:
+                state.rest_until = _now() + timedelta(seconds=error.retry_after)
+                state.rest_reason = f"{provider} asked us to wait ({error.status or 'no status'})."
         raise
     finally:
-        state.request_out_until = None
+        if over:
+            state.request_out_until = None
         key.write(state)
 
 
@@ -146,14 +159,13 @@ def one_request_at_a_time(
     return guard
 
 
-def _refuse_if_quiet(key: "_Key", provider: str) -> None:
-    state = key.held_state = key.read()
+def _refuse_if_quiet(key: "_Key", provider: str, state: KeyState) -> None:
     now = _now()
     if state.request_out_until and state.request_out_until > now:
         raise KeyResting(
-            f"A request to {provider} from a process that stopped may still be running "
-            f"there; to keep one request at a time, nothing is sent with this account's key "
-            f"until {_clock(state.request_out_until)} UTC. Try again then.",
+            f"A request to {provider} whose answer never came (its process may have stopped) "
+            f"may still be running there; to keep one request at a time, nothing is sent with "
+            f"this account's key until {_clock(state.request_out_until)} UTC. Try again then.",
             provider=provider,
             until=state.request_out_until,
         )
@@ -164,7 +176,7 @@ def _refuse_if_quiet(key: "_Key", provider: str) -> None:
             provider=provider,
             until=state.rest_until,
         )
-    if state.request_out_until:  # a dead holder's request that can no longer be running
+    if state.request_out_until:  # a request that can no longer be running
         state.request_out_until = None
         key.write(state)
 
@@ -175,6 +187,7 @@ def _busy(provider: str, wait_seconds: float) -> KeyBusy:
         f"running): our turn did not come within {wait_seconds:.0f} s. Nothing was sent; "
         "try again in a moment.",
         provider=provider,
+        sent=False,
     )
 
 

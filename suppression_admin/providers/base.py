@@ -240,7 +240,7 @@ class ProviderClient:
                     request.method, f"{self.base_url}{request.path}", request.body.encode(), headers
                 )
             except split.NotSent as err:
-                raise self._unreachable(f"could not be reached ({err})") from err
+                raise self._not_sent(f"could not be reached ({err})") from err
             except split.Lost as err:
                 raise self._unknown_or_unreachable(is_read, str(err)) from err
             finally:
@@ -355,15 +355,17 @@ class ProviderClient:
                 allow_redirects=False,
             )
         except requests.exceptions.ConnectTimeout as err:
-            raise self._unreachable("did not accept a connection in time") from err
+            raise self._not_sent("did not accept a connection in time") from err
         except requests.exceptions.ReadTimeout as err:
             if is_read:
                 raise self._unreachable("did not answer in time") from err
             raise self._unknown("did not answer in time") from err
         except requests.exceptions.SSLError as err:
-            raise self._unreachable("failed the TLS handshake") from err
+            raise self._not_sent("failed the TLS handshake") from err
         except requests.exceptions.ConnectionError as err:
-            if _never_connected(err) or is_read:
+            if _never_connected(err):
+                raise self._not_sent("could not be reached") from err
+            if is_read:
                 raise self._unreachable("could not be reached") from err
             raise self._unknown("dropped the connection before answering") from err
         except requests.exceptions.RequestException as err:
@@ -455,6 +457,10 @@ class ProviderClient:
 
     def _unreachable(self, what: str) -> ProviderUnavailable:
         return ProviderUnavailable(f"{self.name} {what}.", provider=self.name)
+
+    def _not_sent(self, what: str) -> ProviderUnavailable:
+        """No connection: the request never left."""
+        return ProviderUnavailable(f"{self.name} {what}.", provider=self.name, sent=False)
 
     def _unknown(self, what: str) -> ProviderOutcomeUnknown:
         return ProviderOutcomeUnknown(

@@ -17,7 +17,8 @@ class ProviderError(Exception):
     """A provider request failed.
 
     ``proves_not_applied`` is True only when the answer (or the lack of a connection) proves
-    the provider did not act on the request, so a write may safely be sent again.
+    the provider did not act on the request, so a write may safely be sent again. ``sent`` is
+    False when the request never left (no connection): nothing of it can still be running.
     """
 
     proves_not_applied = False
@@ -30,9 +31,11 @@ class ProviderError(Exception):
         status: int | None = None,
         answer_excerpt: str = "",
         retry_after: float | None = None,
+        sent: bool = True,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.sent = sent
         self.provider = provider
         self.status = status
         self.answer_excerpt = answer_excerpt

@@ -9,9 +9,13 @@ One keep-alive connection per sender, opened again after any failure.
 connection), and Lost when the request may have reached it but its answer cannot be had.
 """
 
+import http.client
+import os
 import socket
+import ssl
 from urllib.parse import urlsplit
 
+import certifi
 import urllib3
 from requests.utils import get_environ_proxies, should_bypass_proxies
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -45,7 +49,7 @@ class SplitSender:
             connection.request(
                 method, target, body=body or None, headers=headers, preload_content=False
             )
-        except (OSError, urllib3.exceptions.HTTPError) as error:
+        except (OSError, urllib3.exceptions.HTTPError, http.client.HTTPException) as error:
             self.close()
             raise Lost(f"the connection failed while sending ({type(error).__name__})") from error
 
@@ -54,7 +58,7 @@ class SplitSender:
         assert self._connection is not None
         try:
             return self._connection.getresponse()
-        except (OSError, urllib3.exceptions.HTTPError) as error:
+        except (OSError, urllib3.exceptions.HTTPError, http.client.HTTPException) as error:
             self.close()
             what = "did not answer in time" if _timed_out(error) else "dropped the connection"
             raise Lost(what) from error
@@ -75,31 +79,41 @@ class SplitSender:
             connection.connect()
         except (OSError, urllib3.exceptions.HTTPError) as error:
             connection.close()
-            what = "did not accept a connection in time" if _timed_out(error) else "refused"
-            raise NotSent(what) from error
+            if _timed_out(error):
+                raise NotSent("did not accept a connection in time") from error
+            if isinstance(error, urllib3.exceptions.SSLError | ssl.SSLError):
+                raise NotSent("the TLS handshake failed") from error
+            raise NotSent("refused") from error
         # From now on the wait is for answers (getresponse() applies it to the socket).
         connection.timeout = self.read_timeout
         self._connection = connection
         return connection
 
     def _new_connection(self, url: str) -> HTTPConnection:
-        kind = HTTPSConnection if self.scheme == "https" else HTTPConnection
         proxy = None if should_bypass_proxies(url, None) else get_environ_proxies(url)
         proxy_url = (proxy or {}).get(self.scheme)
         if not proxy_url:
             self._absolute_urls = False
-            return kind(self.host, self.port, timeout=self.connect_timeout)
+            if self.scheme == "https":
+                return self._https(self.host, self.port)
+            return HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
         through = urlsplit(proxy_url)
         if self.scheme == "https":  # a CONNECT tunnel, TLS end to end
-            connection = HTTPSConnection(
-                through.hostname or "", through.port or 80, timeout=self.connect_timeout
-            )
+            connection = self._https(through.hostname or "", through.port or 80)
             connection.set_tunnel(self.host, self.port)
             self._absolute_urls = False
             return connection
         self._absolute_urls = True
         return HTTPConnection(
             through.hostname or "", through.port or 80, timeout=self.connect_timeout
+        )
+
+    def _https(self, host: str, port: int) -> HTTPSConnection:
+        # The certificates requests uses for every other request (REQUESTS_CA_BUNDLE, else
+        # certifi's), so both ways of sending trust the same servers.
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        return HTTPSConnection(
+            host, port, timeout=self.connect_timeout, ca_certs=bundle or certifi.where()
         )
 
 

@@ -338,3 +338,25 @@ def test_the_api_key_is_not_stored_with_the_job(operator, settings):
     assert settings.WOODPECKER_API_KEY not in json.dumps(
         list(Job.objects.filter(pk=job.pk).values()), default=str
     )
+
+
+def test_a_look_up_refused_for_now_is_tried_again_after_a_rest_not_given_up(
+    operator, waits, fake_woodpecker
+):
+    emails = addresses(3)
+    listed = set(emails)
+    # The removal's answer is lost; the look-ups meet a Woodpecker that is down for a while.
+    fake_woodpecker.drop("DELETE", then=lambda request: listed.clear())
+    fake_woodpecker.answer("GET", status=503, headers={"Retry-After": "20"})
+    fake_woodpecker.answer("GET", status=503, headers={"Retry-After": "20"})
+    fake_woodpecker.on("GET", lookup_answering(listed))
+    job = run(start_job(operator, emails))
+
+    assert job.status == OperationStatus.SUCCEEDED
+    assert len(deletes(fake_woodpecker)) == 1  # never sent again blind
+    assert len(fake_woodpecker.sent("GET")) == 3
+    assert sum(waits) >= 40
+    assert all("checked by look-up" in item.detail for item in job.operation.items.all())
+    assert "did not answer" in job.operation.items.first().detail or "dropped" in (
+        job.operation.items.first().detail
+    )

@@ -18,7 +18,13 @@ from suppression_admin.keys.lock import (
     key_turn,
     request_out,
 )
-from suppression_admin.providers.errors import ProviderError, ProviderRateLimited
+from suppression_admin.providers.errors import (
+    ProviderError,
+    ProviderOutcomeUnknown,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderUnavailable,
+)
 from tests.conftest import PROJECT, process_env
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -202,3 +208,37 @@ def test_a_holder_killed_with_a_request_out_keeps_the_key_quiet(settings):
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+@pytest.mark.parametrize(
+    ("failure", "still_quiet"),
+    [
+        (ProviderOutcomeUnknown("lost", provider="Woodpecker"), True),  # may still run
+        (SystemExit(1), True),  # this process stopped with the request out
+        (ProviderServerError("500", provider="Woodpecker", status=500), False),  # answered
+        (ProviderUnavailable("refused", provider="Woodpecker", sent=False), False),  # not sent
+    ],
+)
+def test_a_request_without_an_answer_keeps_the_key_quiet_until_it_cannot_still_run(
+    clock, failure, still_quiet
+):
+    with pytest.raises(type(failure)), turn(), request_out(KEY, provider="Woodpecker", busy_for=35):
+        raise failure
+    if still_quiet:
+        with pytest.raises(KeyResting, match="may still be running"), turn():
+            pass
+        clock.sleep(36)
+    with turn():
+        pass
+
+
+def test_within_one_turn_a_request_waits_for_one_whose_answer_never_came(clock):
+    lost = ProviderOutcomeUnknown("lost", provider="Woodpecker")
+    with turn():
+        with (
+            pytest.raises(ProviderOutcomeUnknown),
+            request_out(KEY, provider="Woodpecker", busy_for=35),
+        ):
+            raise lost
+        with pytest.raises(KeyResting), request_out(KEY, provider="Woodpecker", busy_for=35):
+            pass

@@ -72,3 +72,35 @@ def test_pages_never_show_the_api_key(operator_client, settings):
     html = operator_client.get(reverse("home")).content.decode()
     assert settings.WALEAD_API_KEY not in html
     assert settings.WOODPECKER_API_KEY not in html
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@responses.activate
+def test_a_busy_key_is_a_page_that_says_so_quickly_never_a_500(operator_client, settings):
+    import threading
+    import time
+
+    from suppression_admin.keys.lock import key_fingerprint, key_turn
+    from tests.conftest import TEST_WOODPECKER_KEY
+
+    settings.WOODPECKER_WEB_KEY_WAIT_SECONDS = 0.3
+    holding, done = threading.Event(), threading.Event()
+
+    def a_long_request_of_a_job():
+        with key_turn(key_fingerprint(TEST_WOODPECKER_KEY), provider="Woodpecker", wait_seconds=5):
+            holding.set()
+            done.wait(5)
+
+    holder = threading.Thread(target=a_long_request_of_a_job)
+    holder.start()
+    holding.wait(5)
+    began = time.monotonic()
+    response = operator_client.get(reverse("woodpecker:blacklist"))
+    took = time.monotonic() - began
+    done.set()
+    holder.join()
+
+    assert response.status_code == 200
+    assert "busy with other requests for this account" in response.content.decode()
+    assert took < 2
+    assert len(responses.calls) == 0  # nothing was sent

@@ -1,0 +1,148 @@
+"""Job pages: progress, the team's jobs, cancel by anyone (recorded), retry, links both ways."""
+
+import pytest
+from django.urls import reverse
+
+from suppression_admin.audit.models import EventKind, OperationStatus
+from suppression_admin.jobs.models import Job
+from suppression_admin.jobs.services import job_cancel
+from suppression_admin.walead.services import LeadSnapshot, leads_unblock
+from suppression_admin.woodpecker.models import DraftSource, RemovalDraft
+from tests.conftest import make_user
+from tests.woodpecker.factories import addresses, run, start_job
+
+pytestmark = pytest.mark.usefixtures("live_providers")
+
+
+def page(client, job) -> str:
+    return client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
+
+
+def test_the_team_list_shows_everyones_jobs_and_mine_only_my_own(operator_client, operator):
+    colleague = make_user("carl.colleague", "Operators")
+    mine = start_job(operator, addresses(2))
+    theirs = start_job(colleague, addresses(2, prefix="c"))
+    mine_html = operator_client.get(reverse("jobs:mine")).content.decode()
+    all_html = operator_client.get(reverse("jobs:all")).content.decode()
+    assert f"#{mine.pk}<" in mine_html
+    assert f"#{theirs.pk}<" not in mine_html
+    assert f"#{theirs.pk}<" in all_html
+    assert "carl.colleague" in all_html
+
+
+def test_an_operator_may_cancel_a_colleagues_job_and_is_named(operator_client, operator):
+    colleague = make_user("carl.colleague", "Operators")
+    job = start_job(colleague, addresses(600))
+    response = operator_client.post(reverse("jobs:cancel", args=[job.pk]), follow=True)
+    assert "Cancelling" in response.content.decode()
+    job = Job.objects.select_related("operation").get(pk=job.pk)
+    # No worker held it and nothing was out: the stop is recorded at once.
+    assert job.status == OperationStatus.CANCELLED
+    assert job.stop_reason == "Cancelled by olivia.operator."
+    event = job.operation.events.get(kind=EventKind.CANCEL_REQUESTED)
+    assert event.actor_username == "olivia.operator"
+    html = page(operator_client, job)
+    assert "Cancel requested</strong> by olivia.operator" in html
+    assert "0 of 600 sent" in html  # the bar shows what was sent, not 100 %
+
+
+def test_an_auditor_without_the_operator_role_cannot_cancel(auditor_client, operator):
+    job = start_job(operator, addresses(1))
+    assert auditor_client.post(reverse("jobs:cancel", args=[job.pk])).status_code == 403
+    assert not Job.objects.get(pk=job.pk).cancel_requested
+
+
+def test_the_job_and_its_audit_operation_link_both_ways(client, operator):
+    both = make_user("bo.both", "Operators", "Auditors")
+    client.force_login(both)
+    job = start_job(operator, addresses(1))
+    assert reverse("audit:operation_detail", args=[job.pk]) in page(client, job)
+    audit = client.get(reverse("audit:operation_detail", args=[job.pk])).content.decode()
+    assert reverse("jobs:detail", args=[job.pk]) in audit
+    assert "Requested</strong> by olivia.operator" in audit
+
+
+def test_a_cancelled_job_is_cancelled_in_the_audit_list_too(client, operator):
+    both = make_user("bo.both", "Operators", "Auditors")
+    client.force_login(both)
+    job = start_job(operator, addresses(1))
+    job_cancel(job, actor=both)
+    listing = client.get(reverse("audit:operations")).content.decode()
+    assert ">Cancelled<" in listing
+
+
+def test_retry_of_a_cancelled_removal_confirms_again_with_the_reason_prefilled(
+    operator_client, operator, fake_woodpecker
+):
+    emails = addresses(3)
+    job = start_job(operator, emails, reason="Asked to hear from us", ticket="T-1")
+    job_cancel(job, actor=operator)
+    job = Job.objects.select_related("operation").get(pk=job.pk)
+    assert 'data-testid="retry"' in page(operator_client, job)
+
+    response = operator_client.post(reverse("woodpecker:retry", args=[job.pk]))
+    draft = RemovalDraft.objects.get(source=DraftSource.RETRY)
+    assert response.url == reverse("woodpecker:removal_preview", args=[draft.pk])
+    assert draft.email_list() == emails
+    preview = operator_client.get(response.url)
+    assert preview.context["form"].initial == {"reason": "Asked to hear from us", "ticket": "T-1"}
+
+    confirmed = operator_client.post(response.url, {"reason": "Asked again", "ticket": "T-1"})
+    retry = Job.objects.exclude(pk=job.pk).get()
+    assert confirmed.url == reverse("jobs:detail", args=[retry.pk])
+    assert retry.retry_of_id == job.pk
+    assert retry.operation.source == "retry"
+    assert retry.operation.source_detail["retry_of"] == job.pk
+    kinds = dict(job.operation.events.values_list("kind", "detail"))
+    assert kinds[EventKind.RETRIED_AS] == f"#{retry.pk}"
+    assert f"job #{job.pk}" in page(operator_client, retry)
+    assert f"job #{retry.pk}" in page(operator_client, job)
+
+    fake_woodpecker.on("DELETE", lambda request: (200, {}, request.body))
+    assert run(retry).status == OperationStatus.SUCCEEDED
+
+
+def test_a_job_that_sent_everything_offers_no_retry(operator_client, operator, fake_woodpecker):
+    fake_woodpecker.on("DELETE", lambda request: (200, {}, request.body))
+    job = run(start_job(operator, addresses(2)))
+    assert job.status == OperationStatus.SUCCEEDED
+    assert job.retryable == 0
+    assert 'data-testid="retry"' not in page(operator_client, job)
+    response = operator_client.post(reverse("woodpecker:retry", args=[job.pk]), follow=True)
+    assert "no address left to retry" in response.content.decode()
+
+
+def test_retry_of_a_walead_unblock_selects_those_leads_and_confirms_again(
+    operator_client, operator
+):
+    leads = [
+        LeadSnapshot(id=f"id-{n}", public_identifier=f"person-{n}", reason="Unsubscribed")
+        for n in range(2)
+    ]
+    operation = leads_unblock(
+        actor=operator, leads=leads, reason="Re-engaged", ticket="T-9", source="web"
+    )
+    job = Job.objects.get(pk=operation.pk)
+    job_cancel(job, actor=operator)
+
+    response = operator_client.post(reverse("walead:retry", args=[job.pk]))
+    assert response.url == f"{reverse('walead:unblock_confirm')}?retry_of={job.pk}"
+    confirm = operator_client.get(response.url)
+    form = confirm.context["form"]
+    assert form.initial["reason"] == "Re-engaged"
+    assert form.initial["retry_of"] == job.pk
+    assert "2 of these people asked not to be contacted" in confirm.content.decode()
+
+    submitted = operator_client.post(
+        reverse("walead:unblock_submit"),
+        {
+            "lead": ["id-0", "id-1"],
+            "reason": "Re-engaged, again",
+            "token": form.initial["token"],
+            "retry_of": job.pk,
+            "acknowledge_opt_out": "on",
+        },
+    )
+    retry = Job.objects.exclude(pk=job.pk).get()
+    assert submitted.url == reverse("jobs:detail", args=[retry.pk])
+    assert retry.retry_of_id == job.pk
