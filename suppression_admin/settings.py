@@ -212,6 +212,11 @@ KEY_LOCK_DIR = Path(os.environ.get("KEY_LOCK_DIR") or BASE_DIR / "var" / "locks"
 
 # --- Background jobs (jobs.engine, jobs.workers) ---------------------------------------------
 
+# Each provider's side of a job (see jobs.senders).
+JOB_SENDERS = {
+    "walead": "suppression_admin.walead.sender.WaleadSender",
+    "woodpecker": "suppression_admin.woodpecker.sender.WoodpeckerSender",
+}
 # Items per request: Woodpecker takes at most 500 per call.
 JOB_CHUNK_SIZES = {"woodpecker": 500, "walead": WALEAD_UNBLOCK_CHUNK_SIZE}
 # Attempts per chunk after answers that prove it was not applied (429, 503, no connection).

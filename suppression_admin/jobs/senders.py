@@ -1,5 +1,8 @@
 """What the job engine needs from each provider: build a chunk's request, read its answer,
 look items up. The engine (jobs.engine) decides everything else, the same way for both.
+
+Each provider's side lives in its own app (``woodpecker.sender``, ``walead.sender``), named
+in settings.JOB_SENDERS, so this app does not depend on the providers' apps.
 """
 
 from collections.abc import Callable, Sequence
@@ -8,28 +11,19 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
-from suppression_admin.audit.models import ItemOutcome, Provider
+from suppression_admin.audit.models import Provider
 from suppression_admin.audit.services import AuditCallLog
-from suppression_admin.connections import (
-    walead_client,
-    walead_endpoint,
-    woodpecker_client,
-    woodpecker_endpoint,
-)
 from suppression_admin.jobs.models import Job
 from suppression_admin.keys.lock import key_fingerprint, key_turn
 from suppression_admin.providers.base import Answer, Request
 from suppression_admin.providers.errors import ProviderNotConfigured
-from suppression_admin.woodpecker.models import RemovalDraft
 
 KEY_CHANGED = (
     "This worker's {provider} API key is not the one this job was started with; it does not "
     "continue another account's job. Run a worker with the job's key, or cancel the job."
 )
-
-
-REMOVED = "Removed from the blacklist."
 
 
 class CannotRun(Exception):
@@ -100,120 +94,29 @@ class Sender:
     def close(self) -> None:
         raise NotImplementedError
 
+    @classmethod
+    def unwritten_identifiers(cls, job: Job, first: int, last: int) -> list[str]:
+        """Identifiers of items not written yet (only a side whose job writes its items as
+        it goes has any)."""
+        raise NotImplementedError
+
     @staticmethod
     def _check_key(job: Job, api_key: str) -> None:
         if key_fingerprint(api_key) != job.key_fingerprint:
             raise CannotRun(KEY_CHANGED.format(provider=Provider(job.provider).label))
 
 
-class WoodpeckerSender(Sender):
-    provider = Provider.WOODPECKER
-    done_outcome = ItemOutcome.REMOVED
-
-    def __init__(self, job: Job, call_log: AuditCallLog) -> None:
-        super().__init__(job, call_log)
-        self._check_key(job, woodpecker_endpoint().api_key)
-        self.client = woodpecker_client(call_log=call_log)
-        draft = RemovalDraft.objects.only("emails").get(job=job)
-        self.emails = draft.email_list()
-
-    def fresh_identifiers(self, first: int, last: int) -> list[str]:
-        return self.emails[first : last + 1]
-
-    def request(self, items: Sequence[PendingItem]) -> Request:
-        return self.client.removal_request([item.identifier for item in items])
-
-    def send(self, request: Request, *, recorded: object, meanwhile: Callable[[], None]) -> Answer:
-        # Woodpecker takes one request at a time: the job's writing is done while it waits.
-        return self.client.send_while(request, recorded=recorded, meanwhile=meanwhile)
-
-    def verdict(self, items: Sequence[PendingItem], answer: Answer) -> Verdict:
-        removed = {email.lower() for email in self.client.removed_by(answer)}
-        gone = [item.identifier for item in items if item.identifier.lower() in removed]
-        if len(gone) == len(items):
-            return Verdict(decided=[(ItemOutcome.REMOVED, REMOVED, None)])
-        # None: every item of the chunk still pending, i.e. those not removed.
-        return Verdict(
-            decided=[
-                (ItemOutcome.REMOVED, REMOVED, gone),
-                (ItemOutcome.NOT_LISTED, "Was not on the blacklist.", None),
-            ]
-        )
-
-    def still_listed(self, items: Sequence[PendingItem]) -> set[str]:
-        listed = {email.lower() for email in self.client.lookup([i.identifier for i in items])}
-        return {item.identifier for item in items if item.identifier.lower() in listed}
-
-    def gone_detail(self, why: str) -> str:
-        return (
-            f"{why} Not on the blacklist afterwards (checked by look-up): removed by that "
-            "request, or not on it before."
-        )
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class WaleadSender(Sender):
-    provider = Provider.WALEAD
-    done_outcome = ItemOutcome.UNBLOCKED
-
-    def __init__(self, job: Job, call_log: AuditCallLog) -> None:
-        super().__init__(job, call_log)
-        self._check_key(job, walead_endpoint().api_key)
-        self.client = walead_client(call_log=call_log, one_at_a_time=True)
-
-    def request(self, items: Sequence[PendingItem]) -> Request:
-        return self.client.unblock_request([item.identifier for item in items])
-
-    def send(self, request: Request, *, recorded: object, meanwhile: Callable[[], None]) -> Answer:
-        # WaLead takes requests side by side, so no queue hides our writing: it goes first.
-        meanwhile()
-        return self.client.send(request, recorded=recorded)
-
-    def verdict(self, items: Sequence[PendingItem], answer: Answer) -> Verdict:
-        said = self.client.unblock_answer(answer)
-        if said.unblocked >= len(items):
-            ids = [item.identifier for item in items]
-            return Verdict(decided=[(ItemOutcome.UNBLOCKED, said.message or "Unblocked.", ids)])
-        return Verdict(
-            unsettled=list(items),
-            why=f"WaLead reported {said.unblocked} of {len(items)} unblocked.",
-        )
-
-    def still_listed(self, items: Sequence[PendingItem]) -> set[str]:
-        # The API cannot look a lead up by id: search its public identifier.
-        blocked = set()
-        for item in items:
-            for lead in self.client.iter_blocked_leads(search=item.label):
-                if lead.id == item.identifier:
-                    blocked.add(item.identifier)
-                    break
-        return blocked
-
-    def gone_detail(self, why: str) -> str:
-        return f"{why} No longer blocked (checked by look-up)."
-
-    def close(self) -> None:
-        self.client.close()
-
-
-SENDERS: dict[str, type[Sender]] = {
-    Provider.WOODPECKER: WoodpeckerSender,
-    Provider.WALEAD: WaleadSender,
-}
+def sender_class(provider: str) -> type[Sender]:
+    return import_string(settings.JOB_SENDERS[provider])
 
 
 def sender_for(job: Job, call_log: AuditCallLog) -> Sender:
     """Raises CannotRun when this process cannot reach the job's provider account."""
     try:
-        return SENDERS[job.provider](job, call_log)
+        return sender_class(job.provider)(job, call_log)
     except ProviderNotConfigured as error:
         raise CannotRun(str(error)) from error
 
 
 def unwritten_identifiers(job: Job, first: int, last: int) -> list[str]:
-    """Identifiers of items not yet written. Only a removal job writes its items as it goes
-    (a WaLead job's are all written when it is requested)."""
-    draft = RemovalDraft.objects.only("emails").get(job=job)
-    return draft.email_list()[first : last + 1]
+    return sender_class(job.provider).unwritten_identifiers(job, first, last)

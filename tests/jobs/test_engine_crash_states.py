@@ -13,10 +13,10 @@ from suppression_admin.audit.models import OperationStatus
 from suppression_admin.connections import woodpecker_client
 from suppression_admin.jobs import engine
 from suppression_admin.jobs.models import Chunk, ChunkStatus, Job
-from suppression_admin.jobs.senders import WoodpeckerSender
 from suppression_admin.jobs.services import job_cancel
 from suppression_admin.keys import lock
 from suppression_admin.providers.split import SplitSender
+from suppression_admin.woodpecker.sender import WoodpeckerSender
 from tests.jobs.test_engine_woodpecker import deletes, lookup_answering, remove_answering
 from tests.woodpecker.factories import addresses, run, start_job
 
