@@ -37,7 +37,6 @@ rest; an unknown outcome is settled by looking the items up.
 """
 
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -830,10 +829,3 @@ def job_stop_unowned(job: Job, *, worker_id: str) -> bool:
         return False
     finally:
         lease_release(job, worker_id)
-
-
-def rest_seconds(job: Job) -> float:
-    """How long until the job may send again (0 if it may now)."""
-    if not job.resume_at:
-        return 0.0
-    return max(0.0, math.ceil((job.resume_at - now()).total_seconds()))
