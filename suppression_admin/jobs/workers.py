@@ -67,6 +67,7 @@ class Heartbeat:
 
     def __enter__(self) -> "Heartbeat":
         now = timezone.now()
+        workers_forget_old()
         Worker.objects.update_or_create(
             id=self.worker_id,
             defaults={
@@ -101,6 +102,13 @@ class Heartbeat:
                     return
         finally:
             connection.close()  # this thread's own connection
+
+
+def workers_forget_old(*, days: int = 7) -> int:
+    """Forget workers unheard of for ``days``, but the latest (pages say when it was seen)."""
+    latest = Worker.objects.order_by("-seen_at").values_list("pk", flat=True).first()
+    gone = Worker.objects.filter(seen_at__lt=timezone.now() - timedelta(days=days))
+    return gone.exclude(pk=latest).delete()[0]
 
 
 def worker_beat(worker_id: str) -> None:

@@ -143,3 +143,16 @@ def test_a_queued_job_behind_busy_workers_says_it_waits(operator):
     worker("busy", job=busy_job)
     situation = job_situation(fresh(start_job(operator, addresses(1))))
     assert "every worker is busy" in situation.message
+
+
+def test_workers_unheard_of_for_a_week_are_forgotten_but_the_latest(db):
+    worker("last-week", seen_ago=8 * 86400)
+    worker("last-month", seen_ago=30 * 86400)
+    worker("today", seen_ago=10)
+    from suppression_admin.jobs.workers import workers_forget_old
+
+    assert workers_forget_old() == 2
+    assert list(Worker.objects.values_list("pk", flat=True)) == ["today"]
+    Worker.objects.all().delete()
+    worker("long-gone", seen_ago=30 * 86400)
+    assert workers_forget_old() == 0  # the only one left: its last sighting is still news
