@@ -59,13 +59,18 @@ class ItemOutcome(models.TextChoices):
     UNBLOCKED = "unblocked", "Unblocked"
     REMOVED = "removed", "Removed"
     NOT_LISTED = "not_listed", "Was not on the list"
+    # A request's answer was lost (or did not account for it), and a look-up then found it
+    # off the list: removed by that request, or not on the list before. Nobody can tell.
+    GONE = "gone", "Off the list (checked by look-up)"
     INVALID = "invalid", "Invalid"
     FAILED = "failed", "Failed"
     UNKNOWN = "unknown", "Unknown"
     NOT_SENT = "not_sent", "Not sent"
 
 
-DONE_OUTCOMES = frozenset({ItemOutcome.UNBLOCKED, ItemOutcome.REMOVED, ItemOutcome.NOT_LISTED})
+DONE_OUTCOMES = frozenset(
+    {ItemOutcome.UNBLOCKED, ItemOutcome.REMOVED, ItemOutcome.NOT_LISTED, ItemOutcome.GONE}
+)
 
 
 class Operation(models.Model):

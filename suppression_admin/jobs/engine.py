@@ -106,6 +106,7 @@ COUNTER = {
     ItemOutcome.REMOVED: "done",
     ItemOutcome.UNBLOCKED: "done",
     ItemOutcome.NOT_LISTED: "not_listed",
+    ItemOutcome.GONE: "gone",
     ItemOutcome.FAILED: "failed",
     ItemOutcome.UNKNOWN: "unknown",
     ItemOutcome.NOT_SENT: "not_sent",
@@ -221,8 +222,7 @@ def _run(job: Job, sender: Sender, worker_id: str, seconds: float | None) -> dat
     while True:
         if _cancelled_with_nothing_out(job):
             # Stopping sends nothing, so it needs no turn on the key (which may be resting).
-            _stop(job, _Stop(_cancel_reason(job), cancelled=True), worker_id)
-            _finish(job, worker_id)
+            _stop_and_finish(job, _Stop(_cancel_reason(job), cancelled=True), worker_id)
             return None
         try:
             with sender.turn():
@@ -238,8 +238,8 @@ def _run(job: Job, sender: Sender, worker_id: str, seconds: float | None) -> dat
                 continue
             return step.until  # the rest outlasts this run: the next one starts after it
         if isinstance(step, _Stop):
-            _stop(job, step, worker_id)
-            step = _Done()
+            _stop_and_finish(job, step, worker_id)
+            return None
         if isinstance(step, _Done):
             _finish(job, worker_id)
             return None
@@ -433,7 +433,7 @@ def _look_up(
         return [(ItemOutcome.UNKNOWN, unknown, [item.identifier for item in items])], []
     gone = [item.identifier for item in items if item.identifier not in listed]
     still = [item.identifier for item in items if item.identifier in listed]
-    return [(sender.done_outcome, sender.gone_detail(why), gone)], still
+    return [(ItemOutcome.GONE, sender.gone_detail(why), gone)], still
 
 
 def _settle_in_flight(job: Job, sender: Sender, worker_id: str) -> "_Rest | None":
@@ -606,7 +606,7 @@ def _prepare(job: Job, worker_id: str) -> None:
         )
         operation_mark_started(job.operation)
         Job.objects.filter(pk=job.pk).update(prepared=True)
-        operation_event(job.operation, EventKind.STARTED, detail=f"By worker {worker_id}.")
+        operation_event(job.operation, EventKind.STARTED, detail=f"On worker {worker_id}.")
     job.prepared = True
 
 
@@ -625,6 +625,13 @@ def _rest(job: Job, until: datetime, worker_id: str, ends: float | None) -> bool
             return True
     Job.objects.filter(pk=job.pk, resume_at=until).update(resume_at=None)
     return True
+
+
+def _stop_and_finish(job: Job, stop: _Stop, worker_id: str) -> None:
+    # One transaction: nobody sees the stop's event on a job still marked running.
+    with transaction.atomic():
+        _stop(job, stop, worker_id)
+        _finish(job, worker_id)
 
 
 def _stop(job: Job, stop: _Stop, worker_id: str) -> None:
@@ -654,8 +661,18 @@ def _stop(job: Job, stop: _Stop, worker_id: str) -> None:
             items_written=job.total,
         )
         Chunk.objects.filter(job=job, status__in=OPEN_CHUNKS).update(status=ChunkStatus.NOT_SENT)
-        kind = EventKind.CANCELLED if stop.cancelled else EventKind.STOPPED
-        operation_event(job.operation, kind, detail=f"{stop.reason} {unsent:,} not sent.")
+        if stop.cancelled:  # recorded here, asked for by a person: the event names them
+            job.refresh_from_db(fields=["cancel_requested_by"])
+            operation_event(
+                job.operation,
+                EventKind.CANCELLED,
+                actor=job.cancel_requested_by,
+                detail=f"{unsent:,} not sent.",
+            )
+        else:
+            operation_event(
+                job.operation, EventKind.STOPPED, detail=f"{stop.reason} {unsent:,} not sent."
+            )
 
 
 def _finish(job: Job, worker_id: str) -> None:
@@ -699,6 +716,7 @@ def _outcome_counts(job: Job, refused: dict[str, int]) -> dict[str, int]:
         {
             done: job.done,
             ItemOutcome.NOT_LISTED: job.not_listed,
+            ItemOutcome.GONE: job.gone,
             ItemOutcome.FAILED: job.failed,
             ItemOutcome.UNKNOWN: job.unknown,
             ItemOutcome.NOT_SENT: job.not_sent,
@@ -716,6 +734,7 @@ def _summary(job: Job, status: str, refused: dict[str, int]) -> str:
     parts = [f"{job.done:,} {done_words}"]
     for count, words in (
         (job.not_listed, not_listed_words),
+        (job.gone, "off the list after a lost answer (checked by look-up)"),
         (job.failed, "failed"),
         (job.unknown, "unknown"),
         (job.not_sent, "not sent"),
@@ -822,8 +841,7 @@ def job_stop_unowned(job: Job, *, worker_id: str) -> bool:
             _lock(job, worker_id)
             if not job.cancel_requested:
                 return False
-        _stop(job, _Stop(_cancel_reason(job), cancelled=True), worker_id)
-        _finish(job, worker_id)
+        _stop_and_finish(job, _Stop(_cancel_reason(job), cancelled=True), worker_id)
         return True
     except LeaseLost:
         return False

@@ -6,8 +6,6 @@ addresses and their outcomes are the operation's items; a chunk is a range of it
 positions, so the job itself stores only progress.
 """
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -46,6 +44,8 @@ class Job(models.Model):
     # Progress, advanced once per finished chunk. ``done``: removed or unblocked.
     done = models.PositiveIntegerField(default=0)
     not_listed = models.PositiveIntegerField(default=0)
+    # Off the list after a lost answer (checked by look-up): removed by us, or never on it.
+    gone = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     unknown = models.PositiveIntegerField(default=0)
     not_sent = models.PositiveIntegerField(default=0)
@@ -89,32 +89,16 @@ class Job(models.Model):
 
     @property
     def processed(self) -> int:
-        return self.done + self.not_listed + self.failed + self.unknown + self.not_sent
+        return self.sent_or_settled + self.not_sent
 
     @property
     def sent_or_settled(self) -> int:
         """Items the provider was asked about (not the ones a stop left unsent)."""
-        return self.done + self.not_listed + self.failed + self.unknown
+        return self.done + self.not_listed + self.gone + self.failed + self.unknown
 
     @property
     def percent(self) -> int:
         return int(100 * self.processed / self.total) if self.total else 100
-
-    @property
-    def stalled(self) -> bool:
-        """No chunk finished for a while: an estimate of time left would be a guess."""
-        if self.resting or not self.progressed_at:
-            return True
-        return timezone.now() - self.progressed_at > timedelta(seconds=STALLED_AFTER_SECONDS)
-
-    @property
-    def seconds_left(self) -> int | None:
-        """A straight-line estimate from the pace so far; None without a steady pace."""
-        started = self.operation.started_at
-        if self.is_finished or not started or not self.processed or self.stalled:
-            return None
-        elapsed = (timezone.now() - started).total_seconds()
-        return int(elapsed / self.processed * (self.total - self.processed))
 
     @property
     def retryable(self) -> int:
@@ -122,9 +106,6 @@ class Job(models.Model):
         if not self.is_finished:
             return 0
         return self.not_sent + self.unknown
-
-
-STALLED_AFTER_SECONDS = 60
 
 
 class ChunkStatus(models.TextChoices):

@@ -2,9 +2,10 @@
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from suppression_admin.audit.models import ItemOutcome, OperationEvent, OperationItem
-from suppression_admin.jobs.models import Job
+from suppression_admin.audit.models import DONE_OUTCOMES, OperationEvent, OperationItem
+from suppression_admin.jobs.models import Chunk, ChunkStatus, Job
 
 LIST_LIMIT = 200
 PROBLEMS_SHOWN = 100
@@ -29,16 +30,39 @@ def job_for_page(pk: int) -> Job | None:
     )
 
 
+# How many of the last finished chunks set the pace of the estimate.
+PACE_CHUNKS = 10
+
+
+def job_seconds_left(job: Job) -> int | None:
+    """A straight-line estimate from the pace of the last chunks; None without a steady pace
+    (too early, resting, or no chunk finished lately: a worker may have stopped)."""
+    if job.is_finished or job.resting:
+        return None
+    recent = list(
+        Chunk.objects.filter(job=job, status=ChunkStatus.DONE, done_at__isnull=False)
+        .order_by("-done_at")
+        .values_list("done_at", flat=True)[: PACE_CHUNKS + 1]
+    )
+    if len(recent) < 2:
+        return None
+    pace = (recent[0] - recent[-1]).total_seconds() / (len(recent) - 1)
+    quiet = (timezone.now() - recent[0]).total_seconds()
+    if quiet > max(10.0, 3 * pace):
+        return None  # stalled: a guess would only mislead
+    left = Chunk.objects.filter(job=job, status__in=[ChunkStatus.PENDING, ChunkStatus.IN_FLIGHT])
+    return int(left.count() * pace)
+
+
 def job_events(job: Job) -> QuerySet[OperationEvent]:
     return OperationEvent.objects.filter(operation_id=job.pk).order_by("at", "id")
 
 
 def job_problems(job: Job) -> QuerySet[OperationItem]:
     """The first items that did not end done (the whole list is in the result CSV)."""
-    done = [ItemOutcome.REMOVED, ItemOutcome.UNBLOCKED, ItemOutcome.NOT_LISTED]
     return (
         OperationItem.objects.filter(operation_id=job.pk)
-        .exclude(outcome__in=done)
+        .exclude(outcome__in=DONE_OUTCOMES)
         .order_by("position")
         .only("identifier", "label", "outcome", "detail")[:PROBLEMS_SHOWN]
     )

@@ -54,7 +54,6 @@ class Sender:
     """One provider's side of a job. Subclasses build requests and read answers."""
 
     provider: str
-    done_outcome: str
 
     def __init__(self, job: Job, call_log: AuditCallLog) -> None:
         self.job = job

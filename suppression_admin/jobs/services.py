@@ -14,6 +14,29 @@ from suppression_admin.jobs.models import Job
 from suppression_admin.jobs.tasks import job_enqueue
 
 
+class RetryRefused(ValueError):
+    """The job cannot be retried (the message says why); ``retry`` is the one made already."""
+
+    def __init__(self, message: str, *, retry: Job | None = None) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+def job_retry_check(job: Job) -> None:
+    """Raises RetryRefused unless ``job`` has ended with items not sent or unknown and was not
+    retried yet (one retry per job: the retry's own leftovers are retried from it)."""
+    if not job.is_finished:
+        raise RetryRefused(f"Job #{job.pk} has not ended yet; retry it once it has.")
+    retry = job.retries.order_by("pk").first()
+    if retry is not None:
+        raise RetryRefused(
+            f"Job #{job.pk} was already retried as job #{retry.pk}, which sends its leftovers.",
+            retry=retry,
+        )
+    if not job.retryable:
+        raise RetryRefused(f"Job #{job.pk} has nothing left to retry.")
+
+
 def job_create(
     *,
     operation: Operation,
@@ -28,8 +51,12 @@ def job_create(
 
     ``items_written``: how many of its items the caller already wrote (all, for WaLead; a
     removal job writes its addresses as it goes). Queued once the transaction commits,
-    unless ``schedule`` is False (a command runs it in its own process).
+    unless ``schedule`` is False (a command runs it in its own process). A retry is refused
+    (RetryRefused) if its job was retried meanwhile, from another tab say.
     """
+    if retry_of is not None:
+        retry_of = Job.objects.select_for_update().select_related("operation").get(pk=retry_of.pk)
+        job_retry_check(retry_of)
     job = Job.objects.create(
         operation=operation,
         provider=operation.provider,
@@ -41,8 +68,10 @@ def job_create(
     )
     operation_event(operation, EventKind.REQUESTED, actor=actor, detail=f"{total:,} to send.")
     if retry_of is not None:
-        operation_event(operation, EventKind.RETRY_OF, actor=actor, detail=f"#{retry_of.pk}")
-        operation_event(retry_of.operation, EventKind.RETRIED_AS, actor=actor, detail=f"#{job.pk}")
+        operation_event(operation, EventKind.RETRY_OF, actor=actor, detail=f"job #{retry_of.pk}")
+        operation_event(
+            retry_of.operation, EventKind.RETRIED_AS, actor=actor, detail=f"job #{job.pk}"
+        )
     if schedule:
         transaction.on_commit(lambda: job_enqueue(job))
     return job

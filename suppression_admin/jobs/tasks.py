@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.tasks import TaskContext, task
+from django.utils import timezone
 
 from suppression_admin.jobs.engine import job_run
 from suppression_admin.jobs.models import Job
@@ -29,7 +30,9 @@ def job_enqueue(job: Job, *, run_after: datetime | None = None) -> None:
     """Queue a run of the job, on its provider's queue (workers listen to the providers
     they can reach)."""
     options = {"queue_name": job.provider}
-    if run_after is not None:
+    # A run due now is queued without a time, behind the tasks already waiting (a preview's
+    # look-up, another job): a long job does not keep a worker to itself.
+    if run_after is not None and run_after > timezone.now():
         options["run_after"] = run_after
     result = run_job.using(**options).enqueue(job.pk)
     Job.objects.filter(pk=job.pk).update(task_id=str(result.id))

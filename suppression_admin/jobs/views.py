@@ -20,6 +20,7 @@ from suppression_admin.jobs.selectors import (
     job_for_page,
     job_problems,
     job_retries,
+    job_seconds_left,
     jobs_listed,
 )
 from suppression_admin.jobs.services import job_cancel as cancel_job
@@ -34,7 +35,9 @@ BLACKLISTED_REMINDER = (
 CANCEL_ASKED = (
     "Cancelling: the job stops after the request it has out, and records the rest as not sent."
 )
-ALREADY_OVER = "This job had already ended (or a cancel was already asked for)."
+CANCELLED_AT_ONCE = "Cancelled: nothing of it was out, so it stopped at once."
+ALREADY_OVER = "This job had already ended ({status}): nothing to cancel."
+ALREADY_ASKED = "A cancel was already asked for by {who}: the job stops after its request out."
 
 
 @require_GET
@@ -58,11 +61,15 @@ def _job_list(request: HttpRequest, jobs, *, scope: str) -> HttpResponse:
 @can_operate
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(pk)
+    retries = job_retries(job)
     context = {
         "job": job,
         "situation": job_situation(job),
+        "seconds_left": job_seconds_left(job),
         "events": job_events(job),
-        "retries": job_retries(job),
+        "retries": retries,
+        # One retry per job: the retry's own leftovers are retried from it.
+        "can_retry": job.retryable and not retries,
         "reminder": BLACKLISTED_REMINDER if job.provider == Provider.WOODPECKER else "",
     }
     if job.is_finished:
@@ -77,9 +84,13 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(pk)
     if cancel_job(job, actor=request.user):
-        messages.info(request, CANCEL_ASKED)
+        stopped = _job(pk).is_finished
+        messages.info(request, CANCELLED_AT_ONCE if stopped else CANCEL_ASKED)
+    elif job.is_finished:
+        messages.info(request, ALREADY_OVER.format(status=job.get_status_display()))
     else:
-        messages.info(request, ALREADY_OVER)
+        who = job.cancel_requested_by.get_username() if job.cancel_requested_by else "someone"
+        messages.info(request, ALREADY_ASKED.format(who=who))
     return redirect("jobs:detail", pk=job.pk)
 
 

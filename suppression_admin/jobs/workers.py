@@ -178,33 +178,40 @@ def live_workers():
     )
 
 
-def job_situation(job: Job) -> Situation | None:
-    """Why an unfinished job is not moving, if it is not; None when a live worker runs it."""
-    if job.is_finished:
-        return None
-    now = timezone.now()
+def workers_situation(provider: str) -> Situation | None:
+    """Why background work for ``provider`` cannot run now, if it cannot: no live worker,
+    or none that can reach the provider."""
     alive = list(live_workers())
-    if job.owner and any(worker.pk == job.owner for worker in alive):
-        return None
-    label = Provider(job.provider).label
     if not alive:
         last = Worker.objects.order_by("-seen_at").values_list("seen_at", flat=True).first()
         if last is None:
             return Situation(f"No worker has run yet: {START_ONE}.", problem=True)
-        silent = int((now - last).total_seconds())
+        silent = int((timezone.now() - last).total_seconds())
         return Situation(
-            f"No worker has been seen for {silent:,} s: {START_ONE}. The job goes on where "
+            f"No worker has been seen for {silent:,} s: {START_ONE}. The work goes on where "
             "it stopped.",
             problem=True,
         )
-    able = [worker for worker in alive if job.provider in worker.can_run]
-    if not able:
-        why = next((w.cannot_run.get(job.provider) for w in alive if w.cannot_run), "")
+    if not any(provider in worker.can_run for worker in alive):
+        why = next((w.cannot_run.get(provider) for w in alive if w.cannot_run), "")
+        label = Provider(provider).label
         return Situation(
             f"No running worker can reach {label}" + (f": {why}" if why else ".") + " Start a "
             "worker with that configuration (bin/worker).",
             problem=True,
         )
+    return None
+
+
+def job_situation(job: Job) -> Situation | None:
+    """Why an unfinished job is not moving, if it is not; None when a live worker runs it."""
+    if job.is_finished:
+        return None
+    alive = list(live_workers())
+    if job.owner and any(worker.pk == job.owner for worker in alive):
+        return None
+    if situation := workers_situation(job.provider):
+        return situation
     if job.waiting_note:
         return Situation(job.waiting_note, problem=True)
     if job.owner:
@@ -212,10 +219,10 @@ def job_situation(job: Job) -> Situation | None:
             "Its worker stopped; a live worker takes the job over within about a minute.",
             problem=False,
         )
+    able = [worker for worker in alive if job.provider in worker.can_run]
     if not job.resting and all(worker.job_id is not None for worker in able):
-        return Situation(
-            "Waiting for a worker: every worker is busy with another job.", problem=False
-        )
+        busy = "Waiting for a worker: every worker is busy with another job."
+        return Situation(busy, problem=False)
     return None
 
 

@@ -13,7 +13,6 @@ from suppression_admin.providers.base import Answer, Request
 
 class WaleadSender(Sender):
     provider = Provider.WALEAD
-    done_outcome = ItemOutcome.UNBLOCKED
 
     def __init__(self, job: Job, call_log: AuditCallLog) -> None:
         super().__init__(job, call_log)

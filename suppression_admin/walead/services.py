@@ -16,7 +16,7 @@ from suppression_admin.audit.models import Action, ItemOutcome, Operation, Opera
 from suppression_admin.audit.services import ItemDraft, operation_start
 from suppression_admin.connections import walead_client, walead_endpoint
 from suppression_admin.jobs.models import Job
-from suppression_admin.jobs.services import job_create
+from suppression_admin.jobs.services import RetryRefused, job_create
 from suppression_admin.keys.lock import key_fingerprint
 from suppression_admin.providers.walead import BlockedLead
 
@@ -125,15 +125,18 @@ def leads_unblock(
         operation.items.filter(position__gte=len(unique)).update(
             outcome=ItemOutcome.NOT_SENT, detail=MISSING
         )
-        job_create(
-            operation=operation,
-            actor=actor,
-            key_fingerprint=key_fingerprint(endpoint.api_key),
-            total=len(unique),
-            items_written=len(unique),
-            retry_of=retry_of,
-            schedule=schedule,
-        )
+        try:
+            job_create(
+                operation=operation,
+                actor=actor,
+                key_fingerprint=key_fingerprint(endpoint.api_key),
+                total=len(unique),
+                items_written=len(unique),
+                retry_of=retry_of,
+                schedule=schedule,
+            )
+        except RetryRefused as refused:
+            raise UnblockRequestInvalid(str(refused)) from refused
     return operation
 
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from suppression_admin.audit.models import Operation, Provider, Source
 from suppression_admin.connections import walead_client
 from suppression_admin.jobs.models import Job
+from suppression_admin.jobs.services import RetryRefused, job_retry_check
 from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
 from suppression_admin.walead import selection
 from suppression_admin.walead.forms import BrowseForm, UnblockForm
@@ -172,11 +173,15 @@ def operation_result(request: HttpRequest, pk: int) -> HttpResponse:
 def unblock_retry(request: HttpRequest, pk: int) -> HttpResponse:
     """The leads a finished job did not send (or could not settle) become the selection, and
     go through the same confirmation."""
-    job = get_object_or_404(Job, pk=pk, provider=Provider.WALEAD)
-    leads = leads_for_retry(job) if job.is_finished else []
-    if not leads:
-        messages.info(request, "This job has no lead left to retry.")
-        return redirect("jobs:detail", pk=job.pk)
+    job = get_object_or_404(
+        Job.objects.select_related("operation"), pk=pk, provider=Provider.WALEAD
+    )
+    try:
+        job_retry_check(job)
+    except RetryRefused as refused:
+        messages.info(request, str(refused))
+        return redirect("jobs:detail", pk=refused.retry.pk if refused.retry else job.pk)
+    leads = leads_for_retry(job)
     selection.remember(request.session, leads)
     selection.clear(request.session)
     selection.add(request.session, [lead.id for lead in leads])

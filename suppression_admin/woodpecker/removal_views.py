@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from suppression_admin.audit.models import Provider
 from suppression_admin.jobs.models import Job
+from suppression_admin.jobs.workers import workers_situation
 from suppression_admin.providers.errors import ProviderNotConfigured
 from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused
 from suppression_admin.woodpecker.models import DraftSource, RemovalDraft
@@ -197,6 +198,9 @@ def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         else:
             return redirect("jobs:detail", pk=job.pk)
     context = {"draft": draft, "form": form}
+    if draft.valid_count and draft.blacklisted_count is None and not draft.lookup_error:
+        # The count is a worker's task: say so if no worker will run it.
+        context["situation"] = workers_situation(Provider.WOODPECKER)
     if request.htmx and request.htmx.target == "lookup":
         return render(request, "woodpecker/removal_preview.html#lookup", context)
     context["unused_preview"] = _unused_preview(draft)
@@ -219,12 +223,15 @@ def removal_unused_csv(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 def removal_retry(request: HttpRequest, pk: int) -> HttpResponse:
     """The addresses a finished job did not send (or could not settle), as a new draft that
     goes through the same preview and confirmation."""
-    job = get_object_or_404(Job, pk=pk, provider=Provider.WOODPECKER)
+    job = get_object_or_404(
+        Job.objects.select_related("operation"), pk=pk, provider=Provider.WOODPECKER
+    )
     try:
         draft = draft_for_retry(actor=request.user, job=job)
     except RemovalRequestInvalid as error:
         messages.info(request, str(error))
-        return redirect("jobs:detail", pk=job.pk)
+        retry = job.retries.order_by("pk").first()
+        return redirect("jobs:detail", pk=retry.pk if retry else job.pk)
     return redirect("woodpecker:removal_preview", pk=draft.pk)
 
 

@@ -16,7 +16,6 @@ REMOVED = "Removed from the blacklist."
 
 class WoodpeckerSender(Sender):
     provider = Provider.WOODPECKER
-    done_outcome = ItemOutcome.REMOVED
 
     def __init__(self, job: Job, call_log: AuditCallLog) -> None:
         super().__init__(job, call_log)

@@ -20,7 +20,7 @@ from suppression_admin.audit.models import Action, ItemOutcome, OperationItem, P
 from suppression_admin.audit.services import operation_add_invalid_items, operation_start
 from suppression_admin.connections import woodpecker_endpoint
 from suppression_admin.jobs.models import Job
-from suppression_admin.jobs.services import job_create
+from suppression_admin.jobs.services import RetryRefused, job_create, job_retry_check
 from suppression_admin.keys.lock import key_fingerprint
 from suppression_admin.woodpecker.ingest import (
     IngestResult,
@@ -206,14 +206,17 @@ def removal_job_start(
             ((value, f"Row {row}: {reason}; not sent.") for row, value, reason in invalid_rows),
             first_position=draft.valid_count,
         )
-        job = job_create(
-            operation=operation,
-            actor=actor,
-            key_fingerprint=key_fingerprint(endpoint.api_key),
-            total=draft.valid_count,
-            retry_of=draft.retry_of,
-            schedule=schedule,
-        )
+        try:
+            job = job_create(
+                operation=operation,
+                actor=actor,
+                key_fingerprint=key_fingerprint(endpoint.api_key),
+                total=draft.valid_count,
+                retry_of=draft.retry_of,
+                schedule=schedule,
+            )
+        except RetryRefused as refused:
+            raise RemovalRequestInvalid(str(refused)) from refused
         RemovalDraft.objects.filter(pk=draft.pk).update(job=job)
     draft.job = job
     return job
@@ -222,8 +225,12 @@ def removal_job_start(
 def draft_for_retry(*, actor: AbstractBaseUser, job: Job) -> RemovalDraft:
     """A draft of the addresses ``job`` did not send or could not settle, to confirm again.
 
-    Raises RemovalRequestInvalid when there is nothing to retry.
+    Raises RemovalRequestInvalid when it cannot be retried (nothing left, or retried already).
     """
+    try:
+        job_retry_check(job)
+    except RetryRefused as refused:
+        raise RemovalRequestInvalid(str(refused)) from refused
     emails = list(
         OperationItem.objects.filter(
             operation_id=job.pk,
@@ -233,7 +240,7 @@ def draft_for_retry(*, actor: AbstractBaseUser, job: Job) -> RemovalDraft:
         .order_by("position")
         .values_list("identifier", flat=True)
     )
-    if not job.is_finished or not emails:
+    if not emails:
         raise RemovalRequestInvalid(NOTHING_TO_RETRY)
     draft = RemovalDraft.objects.create(
         created_by=actor,

@@ -72,7 +72,9 @@ def test_operator_unblocks_and_auditor_finds_and_exports_it(page, sandbox, worke
     # The job page follows the unblock as the worker sends it.
     expect(page.get_by_test_id("job-status")).to_have_text("Succeeded", timeout=60_000)
     expect(page.get_by_test_id("done")).to_have_text("2")
-    expect(page.get_by_test_id("events")).to_contain_text("Requested by olga.operator")
+    expect(page.get_by_test_id("events")).to_contain_text(
+        "Requested — 2 to send. (by olga.operator)"
+    )
     assert not SandboxBlockedLead.objects.filter(id__in=[target.id, second_id]).exists()
     operation = Operation.objects.get()
     assert operation.status == OperationStatus.SUCCEEDED

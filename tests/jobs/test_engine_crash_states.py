@@ -127,7 +127,8 @@ def test_in_flight_without_an_answer_is_looked_up_never_sent_blind(
     job = run(job)
 
     assert job.status == OperationStatus.SUCCEEDED
-    assert job.done + job.not_listed == 1500
+    assert job.done + job.not_listed + job.gone == 1500
+    assert job.gone == (500 if applied else 0)
     after = fake_woodpecker.requests[before:]
     assert after[0].method == "GET"  # the lost chunk was looked up first
     resent = [body for body in deletes(fake_woodpecker)[2:] if emails[500] in body]
@@ -250,7 +251,7 @@ def test_done_and_not_sent_chunks_are_never_sent(operator, clock, fake_woodpecke
 
     assert len(deletes(fake_woodpecker)) == 2  # none after the cancel
     assert job.status == OperationStatus.CANCELLED
-    assert (job.done, job.not_sent) == (1000, 500)
+    assert (job.done, job.gone, job.not_sent) == (500, 500, 500)
     assert statuses(job) == [ChunkStatus.DONE, ChunkStatus.DONE, ChunkStatus.NOT_SENT]
 
 

@@ -156,3 +156,37 @@ def test_workers_unheard_of_for_a_week_are_forgotten_but_the_latest(db):
     Worker.objects.all().delete()
     worker("long-gone", seen_ago=30 * 86400)
     assert workers_forget_old() == 0  # the only one left: its last sighting is still news
+
+
+def test_time_left_follows_the_pace_of_the_last_chunks_and_says_nothing_when_stalled(
+    operator,
+):
+    from suppression_admin.jobs.models import Chunk, ChunkStatus
+    from suppression_admin.jobs.selectors import job_seconds_left
+
+    job = start_job(operator, addresses(5000))  # 10 chunks
+    assert lease_take(job, "w")
+    from suppression_admin.jobs.engine import _prepare
+
+    _prepare(job, "w")
+    now = timezone.now()
+    for index in range(4):  # one chunk every 2 s, the last just now
+        Chunk.objects.filter(job=job, index=index).update(
+            status=ChunkStatus.DONE, done_at=now - timedelta(seconds=2 * (3 - index))
+        )
+    assert job_seconds_left(fresh(job)) == 12  # 6 chunks left at 2 s each
+    Chunk.objects.filter(job=job, status=ChunkStatus.DONE).update(
+        done_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert job_seconds_left(fresh(job)) is None  # nothing for a while: no guess
+
+
+def test_a_preview_look_up_goes_before_a_jobs_next_slice(operator, live_providers):
+    from suppression_admin.jobs.tasks import job_enqueue
+    from suppression_admin.woodpecker.tasks import lookup_draft
+
+    job = start_job(operator, addresses(1), schedule=False)
+    job_enqueue(job, run_after=timezone.now())  # a slice due now
+    lookup_draft.enqueue("00000000-0000-0000-0000-000000000000")
+    ready = DBTaskResult.objects.ready().order_by(*DBTaskResult._meta.ordering)
+    assert ready.first().task_path.endswith("lookup_draft")

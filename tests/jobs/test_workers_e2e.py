@@ -128,7 +128,9 @@ def test_a_killed_worker_is_taken_over_by_a_live_one_without_resending(workers, 
 
     job = fresh(job)
     assert job.status == OperationStatus.SUCCEEDED
-    assert job.done == 10_000
+    # The lost chunk's addresses are off the list, checked by look-up: not "removed" (our
+    # request did it, or they were never on it: nobody can tell).
+    assert (job.done, job.gone) == (9_500, 500)
     assert blacklisted(emails) == []
     assert taken_over_after < 60
     calls = list(job.operation.calls.all())
@@ -146,7 +148,8 @@ def test_a_killed_worker_is_taken_over_by_a_live_one_without_resending(workers, 
     deletes = [call for call in calls if call.method == "DELETE"]
     assert len(deletes) == 20  # Woodpecker applied the lost one: nothing was sent twice
     assert job.operation.items.filter(detail__contains="checked by look-up").count() == 500
-    assert not job.operation.items.exclude(outcome=ItemOutcome.REMOVED).exists()
+    outcomes = {ItemOutcome.REMOVED, ItemOutcome.GONE}
+    assert not job.operation.items.exclude(outcome__in=outcomes).exists()
     assert job.operation.events.filter(kind=EventKind.RESUMED).count() == 1
 
 
@@ -230,7 +233,6 @@ def test_a_newcomer_sees_the_worker_is_gone_starts_one_and_the_job_finishes(
     wait_for(lambda: finished(job), what="the job to finish")
     job = fresh(job)
     assert job.status == OperationStatus.SUCCEEDED
-    assert job.done == 0 or job.processed == 8000
     assert job.processed == 8000
 
 
@@ -257,7 +259,7 @@ def test_a_walead_unblock_survives_a_killed_worker(workers, settings, operator):
 
     job = fresh(job)
     assert job.status == OperationStatus.SUCCEEDED
-    assert job.done == 60
+    assert (job.done, job.gone) == (50, 10)
     assert not SandboxBlockedLead.objects.exists()
     lost = job.operation.calls.get(method="DELETE", status_code__isnull=True)
     assert lost.error == engine.LOST_CALL

@@ -171,7 +171,8 @@ def test_unknown_outcome_is_settled_by_lookup_and_only_the_unapplied_are_resent(
 
     assert deleted_ids() == [["id-1", "id-2"], ["id-1"]]
     outcomes = dict(operation.items.values_list("identifier", "outcome"))
-    assert outcomes == {"id-1": ItemOutcome.UNBLOCKED, "id-2": ItemOutcome.UNBLOCKED}
+    # Confirmed by WaLead's answer, and off the list by the look-up (applied, or never on it).
+    assert outcomes == {"id-1": ItemOutcome.UNBLOCKED, "id-2": ItemOutcome.GONE}
     assert operation.status == OperationStatus.SUCCEEDED
     calls = list(operation.calls.all())
     assert calls[0].method == "DELETE"
@@ -201,7 +202,7 @@ def test_fewer_unblocked_than_sent_is_settled_by_lookup(operator):
     responses.get(URL, json=[{"id": "id-2", "publicIdentifier": "person-2", "reason": None}])
     operation = unblock(operator, snapshots(2))
     outcomes = dict(operation.items.values_list("identifier", "outcome"))
-    assert outcomes == {"id-1": ItemOutcome.UNBLOCKED, "id-2": ItemOutcome.FAILED}
+    assert outcomes == {"id-1": ItemOutcome.GONE, "id-2": ItemOutcome.FAILED}
     assert "reported 1 of 2" in operation.items.get(identifier="id-2").detail
 
 
@@ -210,7 +211,7 @@ def test_malformed_success_answer_is_settled_by_lookup(operator):
     responses.delete(URL, body="<html>oops</html>", status=200)
     responses.get(URL, json=[])
     operation = unblock(operator, snapshots(1))
-    assert operation.items.get().outcome == ItemOutcome.UNBLOCKED
+    assert operation.items.get().outcome == ItemOutcome.GONE
     assert len(deleted_ids()) == 1
 
 

@@ -34,7 +34,7 @@ def test_an_operator_may_cancel_a_colleagues_job_and_is_named(operator_client, o
     colleague = make_user("carl.colleague", "Operators")
     job = start_job(colleague, addresses(600))
     response = operator_client.post(reverse("jobs:cancel", args=[job.pk]), follow=True)
-    assert "Cancelling" in response.content.decode()
+    assert "it stopped at once" in response.content.decode()
     job = Job.objects.select_related("operation").get(pk=job.pk)
     # No worker held it and nothing was out: the stop is recorded at once.
     assert job.status == OperationStatus.CANCELLED
@@ -42,7 +42,7 @@ def test_an_operator_may_cancel_a_colleagues_job_and_is_named(operator_client, o
     event = job.operation.events.get(kind=EventKind.CANCEL_REQUESTED)
     assert event.actor_username == "olivia.operator"
     html = page(operator_client, job)
-    assert "Cancel requested</strong> by olivia.operator" in html
+    assert 'Cancel requested</strong> <span class="muted">(by olivia.operator)' in html
     assert "0 of 600 sent" in html  # the bar shows what was sent, not 100 %
 
 
@@ -59,7 +59,7 @@ def test_the_job_and_its_audit_operation_link_both_ways(client, operator):
     assert reverse("audit:operation_detail", args=[job.pk]) in page(client, job)
     audit = client.get(reverse("audit:operation_detail", args=[job.pk])).content.decode()
     assert reverse("jobs:detail", args=[job.pk]) in audit
-    assert "Requested</strong> by olivia.operator" in audit
+    assert 'Requested</strong> — 1 to send. <span class="muted">(by olivia.operator)' in audit
 
 
 def test_a_cancelled_job_is_cancelled_in_the_audit_list_too(client, operator):
@@ -94,7 +94,7 @@ def test_retry_of_a_cancelled_removal_confirms_again_with_the_reason_prefilled(
     assert retry.operation.source == "retry"
     assert retry.operation.source_detail["retry_of"] == job.pk
     kinds = dict(job.operation.events.values_list("kind", "detail"))
-    assert kinds[EventKind.RETRIED_AS] == f"#{retry.pk}"
+    assert kinds[EventKind.RETRIED_AS] == f"job #{retry.pk}"
     assert f"job #{job.pk}" in page(operator_client, retry)
     assert f"job #{retry.pk}" in page(operator_client, job)
 
@@ -109,7 +109,7 @@ def test_a_job_that_sent_everything_offers_no_retry(operator_client, operator, f
     assert job.retryable == 0
     assert 'data-testid="retry"' not in page(operator_client, job)
     response = operator_client.post(reverse("woodpecker:retry", args=[job.pk]), follow=True)
-    assert "no address left to retry" in response.content.decode()
+    assert "nothing left to retry" in response.content.decode()
 
 
 def test_retry_of_a_walead_unblock_selects_those_leads_and_confirms_again(
@@ -146,3 +146,68 @@ def test_retry_of_a_walead_unblock_selects_those_leads_and_confirms_again(
     retry = Job.objects.exclude(pk=job.pk).get()
     assert submitted.url == reverse("jobs:detail", args=[retry.pk])
     assert retry.retry_of_id == job.pk
+
+
+def test_a_job_is_retried_once_even_from_two_tabs(operator_client, operator):
+    job = start_job(operator, addresses(3), reason="r")
+    job_cancel(job, actor=operator)
+    # Two tabs each open the retry preview before either confirms.
+    first = operator_client.post(reverse("woodpecker:retry", args=[job.pk])).url
+    second = operator_client.post(reverse("woodpecker:retry", args=[job.pk])).url
+    assert first != second
+    operator_client.post(first, {"reason": "again"})
+    refused = operator_client.post(second, {"reason": "again"})
+    assert refused.status_code == 400
+    assert "already retried as job #" in refused.content.decode()
+    assert Job.objects.filter(retry_of=job).count() == 1
+    # The job page no longer offers a retry; asking anyway leads to the retry made.
+    retry = Job.objects.get(retry_of=job)
+    assert 'data-testid="retry"' not in page(operator_client, Job.objects.get(pk=job.pk))
+    again = operator_client.post(reverse("woodpecker:retry", args=[job.pk]))
+    assert again.url == reverse("jobs:detail", args=[retry.pk])
+
+
+def test_a_walead_job_is_retried_once(operator_client, operator):
+    leads = [LeadSnapshot(id="id-1", public_identifier="person-1", reason="")]
+    operation = leads_unblock(actor=operator, leads=leads, reason="r", source="web")
+    job = Job.objects.get(pk=operation.pk)
+    job_cancel(job, actor=operator)
+    retry_operation = leads_unblock(
+        actor=operator, leads=leads, reason="r", source="web", retry_of=job
+    )
+    response = operator_client.post(reverse("walead:retry", args=[job.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("jobs:detail", args=[retry_operation.pk])
+    assert "already retried" in response.content.decode()
+
+
+def test_cancel_messages_say_what_happened(operator_client, operator):
+    colleague = make_user("carl.colleague", "Operators")
+    queued = start_job(operator, addresses(2))
+    at_once = operator_client.post(reverse("jobs:cancel", args=[queued.pk]), follow=True)
+    assert "it stopped at once" in at_once.content.decode()
+    again = operator_client.post(reverse("jobs:cancel", args=[queued.pk]), follow=True)
+    assert "had already ended (Cancelled)" in again.content.decode()
+
+    held = start_job(operator, addresses(2))
+    Job.objects.filter(pk=held.pk).update(owner="a-live-worker")  # a worker runs it
+    job_cancel(Job.objects.get(pk=held.pk), actor=colleague)
+    asked = operator_client.post(reverse("jobs:cancel", args=[held.pk]), follow=True)
+    assert "already asked for by carl.colleague" in asked.content.decode()
+
+
+def test_a_queued_jobs_button_says_cancel_a_running_ones_after_the_request(
+    operator_client, operator
+):
+    job = start_job(operator, addresses(2))
+    assert ">Cancel</button>" in page(operator_client, job)
+    job.operation.status = OperationStatus.IN_PROGRESS
+    job.operation.save()
+    assert "Cancel after the request in progress" in page(operator_client, job)
+
+
+def test_the_preview_says_when_no_worker_will_count(operator_client):
+    draft = operator_client.post(
+        reverse("woodpecker:removal_new"), {"pasted": "a@example.com\nb@example.com"}
+    )
+    html = operator_client.get(draft.url).content.decode()
+    assert "No worker has run yet: start one with bin/worker" in html

@@ -11,6 +11,7 @@ from django.db import close_old_connections, connection
 from suppression_admin.accounts.actors import operator_for_command
 from suppression_admin.audit.models import OperationStatus, Source
 from suppression_admin.jobs.models import Job
+from suppression_admin.jobs.selectors import job_seconds_left
 from suppression_admin.jobs.senders import CannotRun
 from suppression_admin.jobs.workers import job_run_in_this_process
 from suppression_admin.providers.errors import ProviderNotConfigured
@@ -130,7 +131,8 @@ class Command(BaseCommand):
         width = 30
         filled = int(width * job.processed / job.total) if job.total else width
         bar = "#" * filled + "." * (width - filled)
-        left = f", ~{job.seconds_left} s left" if job.seconds_left is not None else ""
+        seconds_left = job_seconds_left(job)
+        left = f", ~{seconds_left} s left" if seconds_left is not None else ""
         self.stdout.write(
             f"\r[{bar}] {job.percent:3d}% {job.processed:,}/{job.total:,}{left}   ", ending=""
         )
