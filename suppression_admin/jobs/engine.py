@@ -15,9 +15,9 @@ job over, and finds its chunks in one of these states:
 | in flight        | claimed and its call row written, in  | first thing in every run: looks its |
 |                  | one transaction; its request may have | pending items up (the key is quiet  |
 |                  | gone out, its answer is not recorded  | until that request cannot still be  |
-|                  | (its worker died, or the answer is    | running, see keys.lock). Gone: done |
-|                  | still in hand). At most two: the one  | ("checked by look-up"); still       |
-|                  | out, and the one answered before it   | listed: pending again               |
+|                  | (its worker died, or the answer is    | running, see keys.lock). Gone: "off |
+|                  | still in hand). At most two: the one  | the list (checked by look-up)";     |
+|                  | out, and the one answered before it   | still listed: pending again         |
 | done             | every item has its outcome, counted   | nothing, ever                       |
 | not sent         | closed by a stop (a cancel included)  | nothing, ever                       |
 
