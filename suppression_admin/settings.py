@@ -201,8 +201,10 @@ WOODPECKER_BASE_URL = os.environ.get("WOODPECKER_BASE_URL", "").rstrip("/")
 
 # Ids per WaLead DELETE. The API documents no maximum, so we send bounded chunks.
 WALEAD_UNBLOCK_CHUNK_SIZE = int(os.environ.get("WALEAD_UNBLOCK_CHUNK_SIZE", "100"))
-# How long a request may wait for its answer. Also how long a key stays quiet after a
-# process died with a request out (it cannot still be running after that).
+# How long a request may wait for its answer. A request whose answer never came keeps its
+# key quiet for this long again from when it was given up (it may still be queued or running
+# at the provider), and a process that died with a request out, until this long after it
+# was sent.
 WALEAD_READ_TIMEOUT_SECONDS = float(os.environ.get("WALEAD_READ_TIMEOUT_SECONDS", "20"))
 WOODPECKER_READ_TIMEOUT_SECONDS = float(os.environ.get("WOODPECKER_READ_TIMEOUT_SECONDS", "35"))
 # How long a web page waits for its turn on a Woodpecker key before saying it is busy.

@@ -42,7 +42,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -267,13 +266,30 @@ def _send_chunks(job: Job, sender: Sender, worker_id: str, ends: float | None) -
                 if not isinstance(claim, _Claim):
                     return claim
                 previous, in_hand = in_hand, None
-                meanwhile = partial(_while_out, job, sender, worker_id, previous, claim)
-                in_hand, step = _send(job, sender, claim, worker_id, meanwhile)
+                meanwhile = _WhileOut(job, sender, worker_id, previous, claim)
+                try:
+                    in_hand, step = _send(job, sender, claim, worker_id, meanwhile)
+                finally:
+                    if previous is not None and not meanwhile.ran:
+                        # The request failed before the writing could run: record it now.
+                        _record_at_once(job, previous, worker_id)
                 if step is not None:
                     return step
     finally:
         if in_hand is not None:
             _record_at_once(job, in_hand, worker_id)
+
+
+class _WhileOut:
+    """The writing done while a chunk's request is out (``_while_out``), once."""
+
+    def __init__(self, job, sender, worker_id, previous, claim) -> None:
+        self.args = (job, sender, worker_id, previous, claim)
+        self.ran = False
+
+    def __call__(self) -> None:
+        self.ran = True
+        _while_out(*self.args)
 
 
 def _while_out(
@@ -352,7 +368,11 @@ def _send(
     if verdict.unsettled:
         # A clear answer that does not account for every item: what a look-up still finds
         # listed was refused, not lost.
-        gone, still = _look_up(sender, claim.chunk, verdict.unsettled, why=verdict.why)
+        try:
+            gone, still = _look_up(sender, claim.chunk, verdict.unsettled, why=verdict.why)
+        except BaseException:
+            _save_answer(claim.call)
+            raise
         outcomes.decided += gone
         outcomes.decided.append(
             (ItemOutcome.FAILED, f"{verdict.why} Still listed (checked by look-up).", still)
@@ -422,6 +442,10 @@ def _look_up(
     except ProviderError as error:
         # Refused for now (429, 503, no connection, a busy or quiet key): try again after a
         # rest, a bounded number of times. Any other failure is final.
+        if later and isinstance(error, KeyResting):
+            # Our own key is quiet (a request of ours may still be running): wait it out,
+            # not counted as the provider refusing.
+            raise _LookUpLater(error.until) from error
         for_now = isinstance(error, ProviderRateLimited | ProviderUnavailable)
         if later and for_now:
             Chunk.objects.filter(pk=chunk.pk).update(look_ups_refused=F("look_ups_refused") + 1)
@@ -734,7 +758,7 @@ def _summary(job: Job, status: str, refused: dict[str, int]) -> str:
     parts = [f"{job.done:,} {done_words}"]
     for count, words in (
         (job.not_listed, not_listed_words),
-        (job.gone, "off the list after a lost answer (checked by look-up)"),
+        (job.gone, "off the list (checked by look-up)"),
         (job.failed, "failed"),
         (job.unknown, "unknown"),
         (job.not_sent, "not sent"),
@@ -831,7 +855,7 @@ def job_stop_unowned(job: Job, *, worker_id: str) -> bool:
     caller's lease: it takes a long one, and a stop is recorded once whoever records it.
     """
     in_flight = Chunk.objects.filter(job=job, status=ChunkStatus.IN_FLIGHT)
-    if in_flight.exists() or not lease_take(job, worker_id, announce=False, seconds=600):
+    if in_flight.exists() or not lease_take(job, worker_id, announce=False, seconds=120):
         return False
     try:
         if in_flight.exists():

@@ -10,7 +10,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from suppression_admin.audit.models import Operation, OperationStatus, Provider
+from suppression_admin.audit.models import ItemOutcome, Operation, OperationStatus, Provider
+
+# What a retry sends again: refused (nothing changed), never sent, or never settled.
+RETRIED_OUTCOMES = (ItemOutcome.FAILED, ItemOutcome.NOT_SENT, ItemOutcome.UNKNOWN)
 
 
 class Job(models.Model):
@@ -102,10 +105,11 @@ class Job(models.Model):
 
     @property
     def retryable(self) -> int:
-        """How many items a retry would send again: not sent, or unknown."""
+        """How many items a retry would send again: failed (refused, nothing changed),
+        not sent, or unknown."""
         if not self.is_finished:
             return 0
-        return self.not_sent + self.unknown
+        return self.failed + self.not_sent + self.unknown
 
 
 class ChunkStatus(models.TextChoices):

@@ -139,6 +139,11 @@ def request_out(fingerprint: str, *, provider: str, busy_for: float) -> Iterator
     finally:
         if over:
             state.request_out_until = None
+        else:
+            # No answer: it may still be queued or running at the provider after our own
+            # wait gave up. Quiet for another full wait from now.
+            later = _now() + timedelta(seconds=busy_for)
+            state.request_out_until = max(state.request_out_until or later, later)
         key.write(state)
 
 
@@ -266,8 +271,20 @@ class _PostgresKey(_Key):
         self.lock_id = int(fingerprint, 16) & 0x7FFF_FFFF_FFFF_FFFF  # a signed bigint
         self._connection: psycopg.Connection | None = None
         self._lock_timeout = ""
+        self._held = False
 
     def _db(self) -> psycopg.Connection:
+        lost = self._connection is not None and (self._connection.closed or self._connection.broken)
+        if lost and self._held:
+            # The lock went with the connection: another process may hold the key now.
+            self._connection = None
+            self._held = False
+            raise KeyBusy(
+                "The connection that held our turn on the key was lost; nothing more is sent "
+                "in this turn.",
+                provider="provider",
+                sent=False,
+            )
         if self._connection is None or self._connection.closed or self._connection.broken:
             params = connections["default"].get_connection_params()
             params.pop("cursor_factory", None)
@@ -291,13 +308,16 @@ class _PostgresKey(_Key):
             db.execute("SELECT pg_advisory_lock(%s)", [self.lock_id])
         except psycopg.errors.LockNotAvailable:
             return False
+        self._held = True
         return True
 
     def release(self) -> None:
         try:
             self._db().execute("SELECT pg_advisory_unlock(%s)", [self.lock_id])
-        except psycopg.OperationalError:
+        except (psycopg.OperationalError, KeyBusy):
             self.close()  # the connection is gone, and the lock with it
+        finally:
+            self._held = False
 
     def read(self) -> KeyState:
         row = (

@@ -15,6 +15,8 @@ BLACKLIST_PATH = "/v2/blacklist/emails"
 MAX_EMAILS_PER_CALL = 500
 MAX_PER_PAGE = 500
 MAX_URL_LENGTH = 4100
+# Pages read for one look-up batch at most (a wildcard-like address matching the world).
+MAX_LOOKUP_PAGES = 50
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,18 @@ class WoodpeckerClient(ProviderClient):
         wanted = {email.lower() for email in emails}
         found: set[str] = set()
         for batch in self.lookup_batches(list(dict.fromkeys(emails))):
-            page = self.list_page(page=0, per_page=MAX_PER_PAGE, email_filter=",".join(batch))
-            found.update(email for email in page.emails if email.lower() in wanted)
+            # An address may hold "*" (a wildcard to the filter) and match more than itself:
+            # read every page of the matches, never conclude from a cut-off first one.
+            number, seen = 0, 0
+            while True:
+                page = self.list_page(
+                    page=number, per_page=MAX_PER_PAGE, email_filter=",".join(batch)
+                )
+                found.update(email for email in page.emails if email.lower() in wanted)
+                seen += len(page.emails)
+                number += 1
+                if not page.emails or seen >= page.total or number >= MAX_LOOKUP_PAGES:
+                    break
         return found
 
     def lookup_batches(self, emails: Sequence[str]) -> Iterator[list[str]]:

@@ -15,7 +15,7 @@ from django.db import transaction
 from suppression_admin.audit.models import Action, ItemOutcome, Operation, OperationItem, Provider
 from suppression_admin.audit.services import ItemDraft, operation_start
 from suppression_admin.connections import walead_client, walead_endpoint
-from suppression_admin.jobs.models import Job
+from suppression_admin.jobs.models import RETRIED_OUTCOMES, Job
 from suppression_admin.jobs.services import RetryRefused, job_create
 from suppression_admin.keys.lock import key_fingerprint
 from suppression_admin.providers.walead import BlockedLead
@@ -145,7 +145,7 @@ def leads_for_retry(job: Job) -> list[LeadSnapshot]:
     items = OperationItem.objects.filter(
         operation_id=job.pk,
         position__lt=job.total,
-        outcome__in=[ItemOutcome.NOT_SENT, ItemOutcome.UNKNOWN],
+        outcome__in=RETRIED_OUTCOMES,
     ).order_by("position")
     return [
         LeadSnapshot(id=item.identifier, public_identifier=item.label, reason=item.original_reason)

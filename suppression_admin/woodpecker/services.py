@@ -16,10 +16,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from suppression_admin.audit.csv_export import neutralise
-from suppression_admin.audit.models import Action, ItemOutcome, OperationItem, Provider, Source
+from suppression_admin.audit.models import Action, OperationItem, Provider, Source
 from suppression_admin.audit.services import operation_add_invalid_items, operation_start
 from suppression_admin.connections import woodpecker_endpoint
-from suppression_admin.jobs.models import Job
+from suppression_admin.jobs.models import RETRIED_OUTCOMES, Job
 from suppression_admin.jobs.services import RetryRefused, job_create, job_retry_check
 from suppression_admin.keys.lock import key_fingerprint
 from suppression_admin.woodpecker.ingest import (
@@ -235,7 +235,7 @@ def draft_for_retry(*, actor: AbstractBaseUser, job: Job) -> RemovalDraft:
         OperationItem.objects.filter(
             operation_id=job.pk,
             position__lt=job.total,
-            outcome__in=[ItemOutcome.NOT_SENT, ItemOutcome.UNKNOWN],
+            outcome__in=RETRIED_OUTCOMES,
         )
         .order_by("position")
         .values_list("identifier", flat=True)

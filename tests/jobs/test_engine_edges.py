@@ -196,3 +196,26 @@ def test_a_web_cancel_that_loses_the_job_to_a_worker_is_no_error(operator, monke
     monkeypatch.setattr(engine, "_stop", taken)
     assert job_cancel(job, actor=operator)  # asked for; the worker records it
     assert Job.objects.get(pk=job.pk).cancel_requested
+
+
+def test_a_request_that_fails_before_the_writing_ran_leaves_the_answer_before_recorded(
+    operator, clock, fake_woodpecker, monkeypatch
+):
+    from suppression_admin.woodpecker.sender import WoodpeckerSender
+
+    job = start_job(operator, addresses(1000))
+    fake_woodpecker.on("DELETE", remove_answering(set()))
+    real = WoodpeckerSender.send
+    sends = []
+
+    def guard_fails_second_time(self, request, *, recorded, meanwhile):
+        sends.append(1)
+        if len(sends) == 2:
+            raise OSError("the key's lock file could not be written")
+        return real(self, request, recorded=recorded, meanwhile=meanwhile)
+
+    monkeypatch.setattr(WoodpeckerSender, "send", guard_fails_second_time)
+    with pytest.raises(OSError):
+        run(job)
+    assert statuses(job)[0] == ChunkStatus.DONE  # the first chunk's answer was recorded
+    assert job.operation.items.filter(outcome=ItemOutcome.NOT_LISTED).count() == 500

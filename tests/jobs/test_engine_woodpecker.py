@@ -253,6 +253,7 @@ def test_refused_request_stops_the_job_and_leaves_the_rest_unsent(
     assert detail in unsent.detail
     assert job.operation.summary.endswith(job.stop_reason)
     assert job.operation.events.filter(kind=EventKind.STOPPED).exists()
+    assert job.retryable == 1100  # the refused chunk (nothing changed) and the rest
 
 
 def test_cancel_stops_after_the_request_in_flight_and_names_who(
@@ -360,3 +361,35 @@ def test_a_look_up_refused_for_now_is_tried_again_after_a_rest_not_given_up(
     assert "did not answer" in job.operation.items.first().detail or "dropped" in (
         job.operation.items.first().detail
     )
+
+
+def test_after_a_timeout_nothing_is_sent_while_the_request_may_still_run(
+    operator, fake_woodpecker, settings
+):
+    import time as real_time
+
+    settings.WOODPECKER_READ_TIMEOUT_SECONDS = 0.5
+    emails = addresses(3)
+    listed = set(emails)
+    timeline: list[tuple[str, float]] = []
+
+    def slow_removal(request):  # answered after our wait gave up: applied all the same
+        timeline.append(("delete starts", real_time.monotonic()))
+        real_time.sleep(0.8)
+        listed.clear()
+        timeline.append(("delete ends", real_time.monotonic()))
+        return 200, {}, json.dumps({"emails": emails})
+
+    def look_up(request):
+        timeline.append(("look-up", real_time.monotonic()))
+        return lookup_answering(listed)(request)
+
+    fake_woodpecker.on("DELETE", slow_removal)
+    fake_woodpecker.on("GET", look_up)
+    job = run(start_job(operator, emails))
+
+    moments = dict(timeline)
+    assert moments["look-up"] > moments["delete ends"]  # never two open at once
+    assert len(deletes(fake_woodpecker)) == 1  # and so never sent twice
+    assert job.gone == 3
+    assert job.status == OperationStatus.SUCCEEDED

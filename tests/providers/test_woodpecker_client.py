@@ -111,3 +111,14 @@ def test_add_posts_emails(client):
     responses.post(URL, json={"emails": ["a@x.com"]})
     assert client.add(["a@x.com"]) == ["a@x.com"]
     assert responses.calls[0].request.method == "POST"
+
+
+@responses.activate
+def test_a_look_up_reads_every_page_of_matches():
+    # "*" is a wildcard to the filter, and a valid character of an address.
+    many = [f"a{i}@x.com" for i in range(500)]
+    responses.get(URL, json={"emails": many, "total": 501})
+    responses.get(URL, json={"emails": ["a*b@x.com"], "total": 501})
+    found = WoodpeckerClient(base_url=BASE, api_key=KEY).lookup(["a*b@x.com"])
+    assert found == {"a*b@x.com"}
+    assert "page=1" in responses.calls[1].request.url

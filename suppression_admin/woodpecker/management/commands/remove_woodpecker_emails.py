@@ -170,6 +170,7 @@ class Command(BaseCommand):
             "total": job.total,
             "removed": job.done,
             "not_on_blacklist": job.not_listed,
+            "off_the_list_checked_by_look_up": job.gone,
             "failed": job.failed,
             "unknown": job.unknown,
             "not_sent": job.not_sent,
