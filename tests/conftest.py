@@ -1,9 +1,11 @@
 """Fixtures shared by the whole suite: users in each role, provider settings, workers."""
 
+import importlib
 import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,6 +51,54 @@ def fresh_keys(settings, tmp_path):
         params.pop("cursor_factory", None)
         with psycopg.connect(**params, autocommit=True) as own:
             own.execute("DELETE FROM keys_keystate")
+
+
+_append_only = importlib.import_module("suppression_admin.audit.migrations.0005_append_only")
+
+
+@contextmanager
+def audit_unguarded():
+    """Lift the audit tables' append-only triggers for a moment: for a test that must make a
+    state no application path can (the marks a killed process leaves), and for emptying the
+    database between transactional tests. Never used by the application."""
+    _append_only.uninstall(_Statements())
+    try:
+        yield
+    finally:
+        _append_only.uninstall(_Statements())
+        _append_only.install(_Statements())
+
+
+class _Statements:
+    """What the migration's install/uninstall need of a schema editor, on a plain cursor
+    (SQLite's schema editor cannot work inside a test's transaction)."""
+
+    connection = connection
+
+    def execute(self, sql: str, params=None) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+@pytest.fixture(autouse=True)
+def audit_append_only(request):
+    """Every database test runs with the audit append-only, as production does. A
+    transactional test's database is emptied after it (Django's flush), which the triggers
+    would refuse: they are lifted for that, and put back by the next test."""
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = marker is not None or {"db", "transactional_db"} & set(request.fixturenames)
+    if not uses_db:
+        yield
+        return
+    transactional = bool(marker and marker.kwargs.get("transaction")) or (
+        "transactional_db" in request.fixturenames
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    _append_only.uninstall(_Statements())
+    _append_only.install(_Statements())
+    yield
+    if transactional:
+        _append_only.uninstall(_Statements())
 
 
 class Clock:

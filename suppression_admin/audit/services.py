@@ -343,5 +343,8 @@ ANSWER_FIELDS = [
 
 
 def call_save_answer(call: ProviderCall) -> None:
-    """Write a call's answer, as AuditCallLog.finished filled it in."""
-    call.save(update_fields=ANSWER_FIELDS)
+    """Write a call's answer, as AuditCallLog.finished filled it in. Once: an answer already
+    written stays as it is (the database refuses to change it anyway)."""
+    ProviderCall.objects.filter(
+        pk=call.pk, finished_at__isnull=True, status_code__isnull=True
+    ).update(**{field: getattr(call, field) for field in ANSWER_FIELDS})

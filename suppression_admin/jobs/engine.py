@@ -493,9 +493,8 @@ def _settle_one_in_flight(job: Job, sender: Sender, worker_id: str, chunk: Chunk
         _record(job, _Outcomes(chunk, lost_call, gone, closes_chunk=not still))
         if still:
             Chunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.PENDING)
-        writes.filter(status_code__isnull=True).filter(
-            Q(finished_at__isnull=True) | Q(error__startswith="Interrupted")
-        ).update(error=LOST_CALL)
+        # A call a crash of ours marked "Interrupted" keeps that: its answer is set once.
+        writes.filter(status_code__isnull=True, finished_at__isnull=True).update(error=LOST_CALL)
 
 
 # -- recording -------------------------------------------------------------------------------
