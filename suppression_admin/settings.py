@@ -184,6 +184,9 @@ LOGGING = {
     "loggers": {"urllib3": {"level": "WARNING"}},
 }
 
+# Signs the audit chain's checkpoints (manage.py audit_checkpoint); kept out of the database.
+AUDIT_CHECKPOINT_KEY = os.environ.get("AUDIT_CHECKPOINT_KEY", "")
+
 # --- Providers -------------------------------------------------------------------------------
 
 SUPPRESSION_SANDBOX = env_bool("SUPPRESSION_SANDBOX", default=False)

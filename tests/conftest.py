@@ -53,7 +53,22 @@ def fresh_keys(settings, tmp_path):
             own.execute("DELETE FROM keys_keystate")
 
 
-_append_only = importlib.import_module("suppression_admin.audit.migrations.0005_append_only")
+_GUARDS = [
+    importlib.import_module(f"suppression_admin.audit.migrations.{name}")
+    for name in ("0005_append_only", "0006_audit_seals")
+]
+
+
+class _append_only:  # noqa: N801 - the audit migrations' guards, as one
+    @staticmethod
+    def install(editor) -> None:
+        for module in _GUARDS:
+            module.install(editor)
+
+    @staticmethod
+    def uninstall(editor) -> None:
+        for module in reversed(_GUARDS):
+            module.uninstall(editor)
 
 
 @contextmanager

@@ -240,3 +240,24 @@ class OperationEvent(models.Model):
     @property
     def who(self) -> str:
         return self.actor_username or "a worker"
+
+
+class AuditSeal(models.Model):
+    """A finished operation's place in the audit's hash chain (see audit.chain).
+
+    ``hash`` is SHA-256 over the previous seal's hash and a canonical form of the operation,
+    its items, its calls and its first ``events_sealed`` events. Append-only, like the rest.
+    """
+
+    sequence = models.PositiveBigIntegerField(primary_key=True)
+    operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="seal")
+    events_sealed = models.PositiveIntegerField()
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["sequence"]
+
+    def __str__(self) -> str:
+        return f"seal {self.sequence} of operation #{self.operation_id}"

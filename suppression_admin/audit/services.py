@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from suppression_admin.audit.chain import ItemsDigest, operation_seal
 from suppression_admin.audit.models import (
     DONE_OUTCOMES,
     ItemOutcome,
@@ -181,11 +182,14 @@ def operation_finish(
     summary: str = "",
     outcome_counts: Mapping[str, int] | None = None,
     status: str | None = None,
+    items: ItemsDigest | None = None,
 ) -> Operation:
-    """Close the operation, its status derived from its items' outcomes unless given.
+    """Close the operation, its status derived from its items' outcomes unless given, and
+    seal it into the audit's hash chain.
 
     A caller that keeps a tally of the outcomes as it records them (a bulk job, whose
-    hundreds of thousands of items would take a while to count again) passes it.
+    hundreds of thousands of items would take a while to count again) passes it, and the
+    items' digest taken before its transaction (``items_digest``).
     """
     if outcome_counts is None:
         outcome_counts = dict(
@@ -197,7 +201,9 @@ def operation_finish(
     operation.status = status or status_from_outcomes(outcome_counts)
     operation.summary = summary or summarise(outcome_counts)
     operation.finished_at = timezone.now()
-    operation.save(update_fields=["status", "summary", "finished_at"])
+    with transaction.atomic():
+        operation.save(update_fields=["status", "summary", "finished_at"])
+        operation_seal(operation, items=items)
     return operation
 
 
@@ -216,25 +222,6 @@ def operation_event(
         actor_username=actor.get_username() if actor is not None else "",
         detail=detail,
     )
-
-
-def operation_mark_interrupted(operation: Operation, error: BaseException) -> None:
-    """Say, in the record, that our own process failed midway. Never raises."""
-    try:
-        pending = operation.items.filter(outcome=ItemOutcome.PENDING)
-        pending.update(
-            outcome=ItemOutcome.UNKNOWN,
-            detail="The operation stopped before this item's outcome was recorded.",
-        )
-        operation.status = OperationStatus.INTERRUPTED
-        operation.summary = (
-            f"Stopped midway by an internal error ({type(error).__name__}). "
-            "Items marked unknown may or may not have been applied by the provider."
-        )
-        operation.finished_at = timezone.now()
-        operation.save(update_fields=["status", "summary", "finished_at"])
-    except Exception:
-        logger.exception("Could not mark operation %s as interrupted", operation.pk)
 
 
 def status_from_outcomes(counts: Mapping[str, int]) -> str:

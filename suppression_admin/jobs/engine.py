@@ -48,6 +48,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from suppression_admin.audit.chain import ItemsDigest, items_digest
 from suppression_admin.audit.models import (
     EventKind,
     ItemOutcome,
@@ -240,7 +241,9 @@ def _run(job: Job, sender: Sender, worker_id: str, seconds: float | None) -> dat
             _stop_and_finish(job, step, worker_id)
             return None
         if isinstance(step, _Done):
-            _finish(job, worker_id)
+            # Every item has its outcome: hashed for the audit's seal before the finishing
+            # transaction, which then stays short however big the job.
+            _finish(job, worker_id, items=items_digest(job.pk))
             return None
         if ends is not None and time.monotonic() > ends:
             return now()
@@ -698,7 +701,7 @@ def _stop(job: Job, stop: _Stop, worker_id: str) -> None:
             )
 
 
-def _finish(job: Job, worker_id: str) -> None:
+def _finish(job: Job, worker_id: str, items: ItemsDigest | None = None) -> None:
     """Close the job and its operation once no chunk is open (exactly once)."""
     with transaction.atomic():
         _lock(job, worker_id)
@@ -715,9 +718,11 @@ def _finish(job: Job, worker_id: str) -> None:
         else:
             status = status_from_outcomes(counts)
         summary = _summary(row, status, refused)
-        operation_finish(job.operation, status=status, summary=summary, outcome_counts=counts)
-        if not row.stop_reason:
+        if not row.stop_reason:  # (a stop wrote its own event)
             operation_event(job.operation, EventKind.FINISHED, detail=summary)
+        operation_finish(
+            job.operation, status=status, summary=summary, outcome_counts=counts, items=items
+        )
 
 
 def _refused_counts(job: Job) -> dict[str, int]:

@@ -14,7 +14,7 @@ from suppression_admin.audit.models import (
     Provider,
     ProviderCall,
 )
-from suppression_admin.audit.services import ItemDraft, operation_event
+from suppression_admin.audit.services import ItemDraft, operation_event, operation_finish
 from tests.audit_factories import record_operation
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +121,8 @@ def test_while_it_runs_only_the_forward_moves_are_allowed(operator):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="TRUNCATE is PostgreSQL's")
 def test_truncate_is_refused(finished):
     before = snapshot(finished)
-    for table in ("audit_operationevent", "audit_providercall", "audit_operationitem"):
+    tables = ("audit_operationevent", "audit_providercall", "audit_operationitem")
+    for table in (*tables, "audit_auditseal"):
         assert refused(f"TRUNCATE {table}")
     assert snapshot(finished) == before
 
@@ -161,5 +162,8 @@ def test_the_application_role_cannot_delete_or_rewrite_even_with_the_triggers_go
             "UPDATE audit_operationitem SET outcome = 'unblocked' WHERE operation_id = %s",
             [running.pk],
         )
+        # Finishing (which seals into the hash chain) needs nothing more.
+        operation_finish(running)
+        assert refused("DELETE FROM audit_auditseal WHERE operation_id = %s", [running.pk])
     finally:
         sql("RESET ROLE")

@@ -16,6 +16,7 @@ AUDIT_TABLES = (
     "audit_operationitem",
     "audit_providercall",
     "audit_operationevent",
+    "audit_auditseal",
 )
 # The columns the application writes after a row is inserted (the triggers police when).
 WRITABLE = {
