@@ -38,6 +38,7 @@ def record_operation(
     outcomes: Sequence[str] | None = None,
     detail: str = "",
     created_at: datetime | None = None,
+    extra_calls: Sequence[str] = (),
 ) -> Operation:
     """Write an operation through the real audit services and return it, read back.
 
@@ -46,7 +47,9 @@ def record_operation(
     one ``DELETE`` call is logged through ``AuditCallLog`` for all the items, each item is
     given ``outcome`` (or its own entry of ``outcomes``, in order) with ``detail``, and the
     operation is finished. ``answer_status=None`` is a call that got no answer ("timeout").
-    Without ``finish`` the operation stays started, with no call and every item pending.
+    ``extra_calls`` are the purposes of further ``GET`` calls logged (with no answer)
+    before it finishes. Without ``finish`` the operation stays started, with no call and
+    every item pending.
 
     The services stamp "now"; ``created_at`` then moves the record in time with an UPDATE,
     to test date filters and ordering.
@@ -82,6 +85,10 @@ def record_operation(
             decided = list(outcomes) if outcomes is not None else [outcome] * len(stored)
             for item, item_outcome in zip(stored, decided, strict=True):
                 items_set_outcome([item], item_outcome, detail, call=call)
+        for extra in extra_calls:
+            log = AuditCallLog(operation)
+            log.purpose = extra
+            log.started(method="GET", path="/leads", item_count=0, body="")
         operation_finish(operation)
     if created_at is not None:
         from tests.conftest import audit_unguarded

@@ -55,7 +55,7 @@ def fresh_keys(settings, tmp_path):
 
 _GUARDS = [
     importlib.import_module(f"suppression_admin.audit.migrations.{name}")
-    for name in ("0005_append_only", "0006_audit_seals")
+    for name in ("0005_append_only", "0006_audit_seals", "0007_search_keys_and_counts")
 ]
 
 

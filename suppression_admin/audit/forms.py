@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 
 from suppression_admin.audit.models import OperationStatus, Provider
+from suppression_admin.audit.selectors import EXACT, PREFIX
 
 DATES_REVERSED = "The “from” date is after the “to” date."
 
@@ -47,7 +48,17 @@ class AuditFilterForm(forms.Form):
     actor = _text_field("Actor", 150, "username")
     provider = _choice_field("Provider", "Any provider", Provider.choices)
     status = _choice_field("Status", "Any status", OperationStatus.choices)
-    identifier = _text_field("Email, LinkedIn identifier or lead id", 320, "e.g. maria-gonzalez")
+    identifier = _text_field(
+        "Email, LinkedIn identifier or URL, or lead id", 500, "e.g. maria-gonzalez"
+    )
+    ticket = _text_field("Ticket", 200, "e.g. SUP-1234")
+    match = forms.ChoiceField(
+        required=False,
+        label="Identifier and ticket",
+        choices=[(EXACT, "are whole"), (PREFIX, "start with")],
+        widget=forms.Select(attrs={"class": "filter-pick"}),
+    )
+    reason = _text_field("Reason has the words", 200, "e.g. mistake")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -58,4 +69,25 @@ class AuditFilterForm(forms.Form):
 
     def filters(self) -> dict[str, Any]:
         """Keyword arguments for ``operations_filtered``; call only on a valid form."""
-        return {name: self.cleaned_data[name] for name in self.fields}
+        filters = {name: self.cleaned_data[name] for name in self.fields}
+        filters["match"] = filters["match"] or EXACT
+        return filters
+
+    def errors_text(self) -> str:
+        return "; ".join(
+            f"{self.fields[name].label if name in self.fields else 'Filters'}: {error}"
+            for name, errors in self.errors.items()
+            for error in errors
+        )
+
+
+class FindItemForm(forms.Form):
+    """The detail page's "find an address in this operation" box."""
+
+    find = _text_field("Find in this operation", 500, "email or LinkedIn identifier")
+    match = forms.ChoiceField(
+        required=False,
+        label="Match",
+        choices=[(EXACT, "whole"), (PREFIX, "starts with")],
+        widget=forms.Select(attrs={"class": "filter-pick"}),
+    )

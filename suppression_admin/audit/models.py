@@ -94,6 +94,12 @@ class Operation(models.Model):
         max_length=20, choices=OperationStatus.choices, default=OperationStatus.PENDING
     )
     summary = models.TextField(blank=True)
+    # Stored counts, kept current as the work proceeds (see audit.services): the pages never
+    # count a million items per row. ``outcome_counts`` ({outcome: n}) is written at the end.
+    item_total = models.PositiveIntegerField(default=0)
+    item_done = models.PositiveIntegerField(default=0)
+    call_total = models.PositiveIntegerField(default=0)
+    outcome_counts = models.JSONField(default=dict, blank=True)
     # Set from the confirmation form: a second submit of the same form finds this operation
     # instead of sending anything again.
     idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
@@ -104,7 +110,15 @@ class Operation(models.Model):
             ("perform_unblock", "Can unblock leads and remove emails at the providers"),
             ("review_audit", "Can review and export the audit log"),
         ]
-        indexes = [models.Index(fields=["provider", "status", "created_at"])]
+        indexes = [
+            models.Index(fields=["provider", "status", "created_at"]),
+            # Exact and prefix search by ticket. The pattern operator class lets PostgreSQL
+            # serve LIKE 'prefix%' from the index whatever the database's collation
+            # (SQLite has no operator classes and ignores it; see selectors.starting_with).
+            models.Index(
+                fields=["ticket"], name="audit_operation_ticket", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_provider_display()} {self.get_action_display()}"
@@ -164,9 +178,8 @@ class OperationItem(models.Model):
     """One lead or email in an operation, with what finally happened to it."""
 
     # Items are read and updated by (operation, position), which the unique constraint below
-    # indexes; no other index. A bulk job writes and updates hundreds of thousands of them,
-    # and every index would be paid for twice per item. (The audit's identifier search is a
-    # case-insensitive "contains", which a plain index cannot serve anyway.)
+    # indexes, and found by their search key. A bulk job writes and updates hundreds of
+    # thousands of them, and every further index would be paid for on each one.
     operation = models.ForeignKey(
         Operation, on_delete=models.PROTECT, related_name="items", db_index=False
     )
@@ -175,6 +188,8 @@ class OperationItem(models.Model):
     identifier = models.CharField(max_length=320)
     # What a person knows it by: the LinkedIn public identifier (blank for emails).
     label = models.CharField(max_length=320, blank=True)
+    # audit.identifiers.item_search_key(identifier, label), written with the item.
+    search_key = models.CharField(max_length=320, blank=True, default="")
     original_reason = models.TextField(blank=True)
     outcome = models.CharField(
         max_length=20, choices=ItemOutcome.choices, default=ItemOutcome.PENDING
@@ -195,6 +210,18 @@ class OperationItem(models.Model):
         # an item can never be recorded twice.
         constraints = [
             models.UniqueConstraint(fields=["operation", "position"], name="item_position_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["search_key"],
+                name="audit_item_search_key",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            # A WaLead lead (it has a public identifier) is also found by its lead id. Only
+            # those few rows are indexed: bulk email removals pay nothing for it.
+            models.Index(
+                fields=["identifier"], name="audit_item_lead_id", condition=~models.Q(label="")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,39 +1,29 @@
-"""Reads of the audit log: the review pages, the CSV export and the export command.
+"""Reads of the audit log: the review pages, the exports and the export command.
 
 Every queryset here uses ``FETCH_RAISE``. The pages and exports show only what these queries
-fetch (counts are annotated, items and calls prefetched), so a lazy load would be one hidden
-query per row: it fails loudly in the tests instead of slowly in production.
+fetch (counts are stored on the operation, items and calls read a page or a stream at a
+time), so a lazy load would be one hidden query per row: it fails loudly in the tests
+instead of slowly in production.
+
+Nothing here scans the items: a person is found by the items' indexed search key
+(audit.identifiers), exactly or by the start of it.
 """
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import unquote
 
-from django.db.models import (
-    FETCH_RAISE,
-    Count,
-    Exists,
-    F,
-    IntegerField,
-    OuterRef,
-    Prefetch,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import FETCH_RAISE, F, Q, QuerySet
 
+from suppression_admin.audit.identifiers import normalised
 from suppression_admin.audit.models import (
-    DONE_OUTCOMES,
     Operation,
     OperationEvent,
     OperationItem,
     ProviderCall,
 )
 
-# People paste whole profile URLs; the audit stores only the public identifier (the slug).
-LINKEDIN_PROFILE = re.compile(r"linkedin\.com/in/([^/?#\s]+)", re.IGNORECASE)
+EXACT = "exact"
+PREFIX = "prefix"
 
 
 def operations_filtered(
@@ -44,14 +34,16 @@ def operations_filtered(
     provider: str = "",
     status: str = "",
     identifier: str = "",
+    ticket: str = "",
+    reason: str = "",
+    match: str = EXACT,
 ) -> QuerySet[Operation]:
-    """Operations matching every given filter, newest first, with their counts annotated.
+    """Operations matching every given filter, newest first.
 
     Dates are inclusive UTC days on ``created_at``. ``identifier`` (email, LinkedIn slug or
-    URL, WaLead lead id) finds every operation with an item whose identifier or label
-    contains it, ignoring case.
-
-    Annotations: ``item_total``, ``item_done`` (outcome in DONE_OUTCOMES), ``call_total``.
+    profile URL, WaLead lead id) finds every operation with an item known by it; ``ticket``
+    the operations of that ticket; ``match`` says whether both are whole values or the start
+    of one. ``reason`` finds reasons holding every one of its words, ignoring case.
     """
     operations = _created_between(Operation.objects.all(), date_from, date_to)
     if actor:
@@ -60,26 +52,60 @@ def operations_filtered(
         operations = operations.filter(provider=provider)
     if status:
         operations = operations.filter(status=status)
-    if needle := _identifier_needle(identifier):
-        touched = OperationItem.objects.filter(operation=OuterRef("pk")).filter(
-            Q(identifier__icontains=needle) | Q(label__icontains=needle)
-        )
-        # Exists, not a join: an operation touching the person twice must appear once.
-        operations = operations.filter(Exists(touched))
-    return operations.annotate(
-        item_total=_count_per_operation(OperationItem.objects.all()),
-        item_done=_count_per_operation(OperationItem.objects.filter(outcome__in=DONE_OUTCOMES)),
-        call_total=_count_per_operation(ProviderCall.objects.all()),
-    ).fetch_mode(FETCH_RAISE)
+    if ticket.strip():
+        operations = operations.filter(_matching("ticket", ticket.strip(), match))
+    if identifier.strip():
+        # IN, not a join: an operation touching the person twice must appear once.
+        touched = items_matching(identifier, match).values("operation_id")
+        operations = operations.filter(pk__in=touched)
+    for word in reason.split():
+        operations = operations.filter(reason__icontains=word)
+    return operations.fetch_mode(FETCH_RAISE)
+
+
+def items_matching(identifier: str, match: str = EXACT) -> QuerySet[OperationItem]:
+    """Items known by ``identifier``: its search key, or (exactly) a WaLead lead id."""
+    found = _matching("search_key", normalised(identifier), match)
+    if match == EXACT:
+        found |= Q(identifier=identifier.strip()) & ~Q(label="")
+    return OperationItem.objects.filter(found)
+
+
+def _matching(field: str, value: str, match: str) -> Q:
+    return starting_with(field, value) if match == PREFIX else Q(**{field: value})
+
+
+def starting_with(field: str, prefix: str) -> Q:
+    """Rows whose ``field`` starts with ``prefix`` (case as given), served by its index.
+
+    On PostgreSQL that is LIKE 'prefix%' (the index has the pattern operator class). SQLite
+    does not use an index for its LIKE, which also ignores case; a range over the binary
+    order does, and holds exactly the strings starting with the prefix.
+    """
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__startswith": prefix})
+    after = _next_string(prefix)
+    bounds = {f"{field}__gte": prefix}
+    if after is not None:
+        bounds[f"{field}__lt"] = after
+    return Q(**bounds)
+
+
+def _next_string(prefix: str) -> str | None:
+    """The least string greater than every string that starts with ``prefix``."""
+    stripped = prefix.rstrip(chr(0x10FFFF))
+    if not stripped:
+        return None
+    return stripped[:-1] + chr(ord(stripped[-1]) + 1)
 
 
 def operation_with_details(pk: int) -> Operation | None:
-    """One operation with its item and call counts annotated, or None.
+    """One operation (its counts are stored on it), or None.
 
     Its items and calls are read a page at a time (``operation_items``, ``operation_calls``):
     a bulk removal can hold a million items.
     """
-    return operations_filtered().filter(pk=pk).first()
+    return Operation.objects.filter(pk=pk).fetch_mode(FETCH_RAISE).first()
 
 
 def operation_events(operation: Operation) -> QuerySet[OperationEvent]:
@@ -92,11 +118,15 @@ def operation_events(operation: Operation) -> QuerySet[OperationEvent]:
     )
 
 
-def operation_items(operation: Operation) -> QuerySet[OperationItem]:
-    """The operation's items by position, each with ``call_sequence``, the number of the call
-    that decided it (so showing it needs neither a lazy load nor the call itself)."""
+def operation_items(
+    operation: Operation, *, find: str = "", match: str = EXACT
+) -> QuerySet[OperationItem]:
+    """The operation's items by position (only those known by ``find``, when given), each
+    with ``call_sequence``, the number of the call that decided it (so showing it needs
+    neither a lazy load nor the call itself)."""
+    items = items_matching(find, match) if find.strip() else OperationItem.objects.all()
     return (
-        OperationItem.objects.filter(operation=operation)
+        items.filter(operation=operation)
         .annotate(call_sequence=F("call__sequence"))
         .order_by("position")
         .fetch_mode(FETCH_RAISE)
@@ -107,31 +137,6 @@ def operation_calls(operation: Operation) -> QuerySet[ProviderCall]:
     return (
         ProviderCall.objects.filter(operation=operation)
         .order_by("sequence")
-        .fetch_mode(FETCH_RAISE)
-    )
-
-
-def operations_with_items(operations: QuerySet[Operation]) -> QuerySet[Operation]:
-    """The same operations with their items prefetched by position (one query per chunk)."""
-    items = OperationItem.objects.order_by("position").fetch_mode(FETCH_RAISE)
-    return operations.prefetch_related(Prefetch("items", queryset=items))
-
-
-def operations_for_export(
-    *, date_from: date | None = None, date_to: date | None = None
-) -> QuerySet[Operation]:
-    """Operations created in the inclusive UTC date range, oldest first, items and calls
-    prefetched. Iterate it with ``.iterator(chunk_size=...)`` to prefetch per chunk."""
-    # The export never shows these large texts; leaving them out keeps each chunk small.
-    calls = ProviderCall.objects.defer("request_body", "answer_excerpt").order_by("sequence")
-    items = OperationItem.objects.order_by("position")
-    return (
-        _created_between(Operation.objects.all(), date_from, date_to)
-        .order_by("created_at", "id")
-        .prefetch_related(
-            Prefetch("items", queryset=items.fetch_mode(FETCH_RAISE)),
-            Prefetch("calls", queryset=calls.fetch_mode(FETCH_RAISE)),
-        )
         .fetch_mode(FETCH_RAISE)
     )
 
@@ -149,22 +154,3 @@ def _created_between(
 
 def _utc_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def _identifier_needle(identifier: str) -> str:
-    identifier = identifier.strip()
-    if match := LINKEDIN_PROFILE.search(identifier):
-        return unquote(match.group(1))
-    return identifier
-
-
-def _count_per_operation(rows: QuerySet) -> Coalesce:
-    counted = (
-        rows.filter(operation=OuterRef("pk"))
-        .order_by()
-        .values("operation")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    # A subquery per count, not Count() over joins: joining items and calls would multiply them.
-    return Coalesce(Subquery(counted), Value(0), output_field=IntegerField())

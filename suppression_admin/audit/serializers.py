@@ -2,16 +2,58 @@
 
 Stored codes (``succeeded``, ``unblocked``) rather than labels: the export is read by
 programs, and labels may be reworded.
+
+Each operation is one JSON object on one line, written item by item: an operation of a
+million items is never held in memory, as a dict or as text.
 """
 
+import json
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from suppression_admin.audit.models import Operation
+from django.db.models import QuerySet
+
+from suppression_admin.audit.models import Operation, OperationItem
+from suppression_admin.audit.streams import operation_rows
 
 
-def operation_to_dict(operation: Operation) -> dict[str, Any]:
-    """The operation with its items and calls; both must be prefetched (see selectors)."""
+def jsonl_chunks(
+    operations: Iterable[Operation], *, items: QuerySet[OperationItem] | None = None
+) -> Iterator[str]:
+    """Pieces of JSON Lines text: one line per operation (with only the items in ``items``,
+    when given) and its calls; join them, or write them one after another."""
+    for rows in operation_rows(operations, items=items, calls=True):
+        head = json.dumps(operation_facts(rows.operation), ensure_ascii=False)
+        yield head[:-1] + ', "items": ['
+        yield from _joined(
+            {"identifier": identifier, "label": label, "outcome": outcome}
+            for identifier, label, _reason, outcome, _detail in rows.items
+        )
+        yield '], "calls": ['
+        yield from _joined(
+            {
+                "method": method,
+                "path": path,
+                "status": status,
+                "item_count": item_count,
+                "started_at": iso_utc(started_at),
+                "duration_ms": duration_ms,
+            }
+            for method, path, status, item_count, started_at, duration_ms in rows.calls
+        )
+        yield "]}\n"
+
+
+def _joined(objects: Iterable[dict[str, Any]]) -> Iterator[str]:
+    separator = ""
+    for value in objects:
+        yield separator + json.dumps(value, ensure_ascii=False)
+        separator = ", "
+
+
+def operation_facts(operation: Operation) -> dict[str, Any]:
+    """The operation's own facts (the export adds its items and calls)."""
     return {
         "id": operation.pk,
         "provider": operation.provider,
@@ -23,21 +65,6 @@ def operation_to_dict(operation: Operation) -> dict[str, Any]:
         "ticket": operation.ticket,
         "source": operation.source,
         "status": operation.status,
-        "items": [
-            {"identifier": item.identifier, "label": item.label, "outcome": item.outcome}
-            for item in operation.items.all()
-        ],
-        "calls": [
-            {
-                "method": call.method,
-                "path": call.path,
-                "status": call.status_code,
-                "item_count": call.item_count,
-                "started_at": iso_utc(call.started_at),
-                "duration_ms": call.duration_ms,
-            }
-            for call in operation.calls.all()
-        ],
     }
 
 

@@ -7,6 +7,7 @@ can leave is a record that says "sent, no answer recorded" — never silence.
 """
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,10 +15,11 @@ from itertools import islice
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from suppression_admin.audit.chain import ItemsDigest, operation_seal
+from suppression_admin.audit.identifiers import item_search_key
 from suppression_admin.audit.models import (
     DONE_OUTCOMES,
     ItemOutcome,
@@ -77,6 +79,7 @@ def operation_start(
                 client_ip=client_ip or None,
                 user_agent=user_agent[:500],
                 idempotency_key=idempotency_key or None,
+                item_total=len(items),
             )
             OperationItem.objects.bulk_create(
                 [
@@ -85,6 +88,7 @@ def operation_start(
                         position=position,
                         identifier=item.identifier,
                         label=item.label,
+                        search_key=item_search_key(item.identifier, item.label),
                         original_reason=item.original_reason,
                     )
                     for position, item in enumerate(items)
@@ -130,10 +134,23 @@ def operation_add_invalid_items(
     return _insert_items(operation, rows)
 
 
-ITEM_COLUMNS = "operation_id, position, identifier, label, original_reason, outcome, detail"
+ITEM_COLUMNS = (
+    "operation_id, position, identifier, search_key, label, original_reason, outcome, detail"
+)
 
 
 def _insert_items(operation: Operation, rows: Iterator[tuple[int, str, str, str]]) -> int:
+    """Insert (position, identifier, outcome, detail) rows and count them on the operation."""
+    count = _insert_item_rows(
+        (operation.pk, position, identifier, item_search_key(identifier), "", "", outcome, detail)
+        for position, identifier, outcome, detail in rows
+    )
+    operation_count(operation.pk, items=count)
+    return count
+
+
+def _insert_item_rows(rows: Iterator[tuple]) -> int:
+    """Insert rows of ITEM_COLUMNS' values."""
     # Not through model instances: a million rows that way would take minutes. PostgreSQL
     # takes them fastest by COPY (several times faster than INSERTs, even pipelined).
     table = connection.ops.quote_name(OperationItem._meta.db_table)
@@ -141,15 +158,27 @@ def _insert_items(operation: Operation, rows: Iterator[tuple[int, str, str, str]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.copy(f"COPY {table} ({ITEM_COLUMNS}) FROM STDIN") as copy:
-                for position, identifier, outcome, detail in rows:
-                    copy.write_row((operation.pk, position, identifier, "", "", outcome, detail))
+                for row in rows:
+                    copy.write_row(row)
                     count += 1
             return count
-        sql = f"INSERT INTO {table} ({ITEM_COLUMNS}) VALUES (%s, %s, %s, '', '', %s, %s)"  # noqa: S608 - a quoted table name, values are parameters
-        while batch := [(operation.pk, *row) for row in islice(rows, 5000)]:
+        sql = f"INSERT INTO {table} ({ITEM_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"  # noqa: S608 - a quoted table name, values are parameters
+        while batch := list(islice(rows, 5000)):
             cursor.executemany(sql, batch)
             count += len(batch)
     return count
+
+
+def operation_count(operation_id: int, *, items: int = 0, done: int = 0, calls: int = 0) -> None:
+    """Add to an operation's stored counts as its work proceeds (one UPDATE, in the caller's
+    transaction): items written, items done, provider calls."""
+    changes = {
+        field: F(field) + n
+        for field, n in (("item_total", items), ("item_done", done), ("call_total", calls))
+        if n
+    }
+    if changes:
+        Operation.objects.filter(pk=operation_id).update(**changes)
 
 
 def operation_mark_started(operation: Operation) -> None:
@@ -174,6 +203,9 @@ def items_set_outcome(
             item.call = call
     fields = ["outcome", "detail"] + (["call"] if call is not None else [])
     OperationItem.objects.bulk_update(items, fields, batch_size=1000)
+    if outcome in DONE_OUTCOMES:
+        for operation_id, n in Counter(item.operation_id for item in items).items():
+            operation_count(operation_id, done=n)
 
 
 def operation_finish(
@@ -201,10 +233,27 @@ def operation_finish(
     operation.status = status or status_from_outcomes(outcome_counts)
     operation.summary = summary or summarise(outcome_counts)
     operation.finished_at = timezone.now()
+    # The final counts, exact whatever path the work took: stored with the finish, they can
+    # never change again (the database refuses it).
+    operation.outcome_counts = {outcome: n for outcome, n in outcome_counts.items() if n}
+    operation.item_total = sum(outcome_counts.values())
+    operation.item_done = sum(n for o, n in outcome_counts.items() if o in DONE_OUTCOMES)
     with transaction.atomic():
-        operation.save(update_fields=["status", "summary", "finished_at"])
+        operation.call_total = ProviderCall.objects.filter(operation=operation).count()
+        operation.save(update_fields=[*FINISH_FIELDS])
         operation_seal(operation, items=items)
     return operation
+
+
+FINISH_FIELDS = (
+    "status",
+    "summary",
+    "finished_at",
+    "outcome_counts",
+    "item_total",
+    "item_done",
+    "call_total",
+)
 
 
 def operation_event(
@@ -287,6 +336,7 @@ class AuditCallLog:
             item_count=item_count,
             request_body=body[:REQUEST_BODY_CHARS],
         )
+        operation_count(self.operation.pk, calls=1)
         self.last_call = call
         return call
 

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.operations, name="operations"),
     path("<int:pk>/", views.operation_detail, name="operation_detail"),
     path("export.csv", views.export_csv, name="export_csv"),
+    path("export.jsonl", views.export_jsonl, name="export_jsonl"),
 ]

@@ -1,10 +1,11 @@
-"""Audit log pages: the filtered list, one operation in full, and the CSV export.
+"""Audit log pages: the filtered list, one operation in full, and the CSV and JSONL exports.
 
 Read-only: every view is a GET for people who may review the audit. The list works as a
 plain GET form; with HTMX the same view returns only the ``#results`` fragment.
 """
 
 import json
+from collections.abc import Iterator
 
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -15,15 +16,16 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from suppression_admin.audit.csv_export import csv_lines
-from suppression_admin.audit.forms import AuditFilterForm
+from suppression_admin.audit.forms import AuditFilterForm, FindItemForm
 from suppression_admin.audit.selectors import (
+    items_matching,
     operation_calls,
     operation_events,
     operation_items,
     operation_with_details,
     operations_filtered,
-    operations_with_items,
 )
+from suppression_admin.audit.serializers import jsonl_chunks
 
 can_review = permission_required("audit.review_audit", raise_exception=True)
 
@@ -32,8 +34,8 @@ PAGE_SIZE = 50
 # The detail page of a bulk removal must not render a million rows.
 ITEMS_PER_PAGE = 200
 CALLS_PER_PAGE = 50
-# Operations per database round trip while streaming the CSV (items prefetched per chunk).
-EXPORT_CHUNK_SIZE = 200
+# Operations per database round trip while streaming an export (their items are read apart).
+EXPORT_CHUNK_SIZE = 500
 FILTERS_INVALID = "The filters are not valid, so nothing was exported. Fix them and try again."
 
 
@@ -61,20 +63,27 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     operation = operation_with_details(pk)
     if operation is None:
         raise Http404("No audit operation with this number.")
-    items = Paginator(operation_items(operation), ITEMS_PER_PAGE).get_page(
-        request.GET.get("items_page")
+    find = FindItemForm(request.GET)
+    found = find.cleaned_data if find.is_valid() else {}
+    wanted = found.get("find", "").strip()
+    items = Paginator(
+        operation_items(operation, find=wanted, match=found.get("match", "")), ITEMS_PER_PAGE
     )
-    calls = Paginator(operation_calls(operation), CALLS_PER_PAGE).get_page(
-        request.GET.get("calls_page")
-    )
+    calls = Paginator(operation_calls(operation), CALLS_PER_PAGE)
+    # The stored counts: counting a million items on every view is what they are for.
+    # (A search within the operation counts only what it found.)
+    if not wanted:
+        items.count = operation.item_total
+    calls.count = operation.call_total
     events = list(operation_events(operation))
     context = {
         "operation": operation,
         # Every job records at least its request: the job's page exists (same number).
         "has_job": bool(events),
         "events": events,
-        "items": items,
-        "calls": calls,
+        "find": find,
+        "items": items.get_page(request.GET.get("items_page")),
+        "calls": calls.get_page(request.GET.get("calls_page")),
         "source_detail": json.dumps(operation.source_detail, indent=2, sort_keys=True)
         if operation.source_detail
         else "",
@@ -85,19 +94,55 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @can_review
 def export_csv(request: HttpRequest) -> HttpResponse:
-    """Stream the filtered list as CSV, one row per item, without holding it in memory."""
+    """Stream the filtered list as CSV, one row per item, in flat memory (``bom=1``: with
+    the byte-order mark Excel needs to read UTF-8)."""
+    return _export(request, "csv")
+
+
+@require_GET
+@can_review
+def export_jsonl(request: HttpRequest) -> HttpResponse:
+    """Stream the filtered list as JSON Lines, one operation per line, item by item."""
+    return _export(request, "jsonl")
+
+
+def _export(request: HttpRequest, kind: str) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     if not form.is_valid():
         # Exporting everything when the reviewer asked for a subset would be worse than nothing.
-        errors = "; ".join(error for errors in form.errors.values() for error in errors)
         return HttpResponse(
-            f"{FILTERS_INVALID} {errors}", status=400, content_type="text/plain; charset=utf-8"
+            f"{FILTERS_INVALID} {form.errors_text()}",
+            status=400,
+            content_type="text/plain; charset=utf-8",
         )
-    chosen = operations_with_items(operations_filtered(**form.filters()))
-    response = StreamingHttpResponse(
-        csv_lines(chosen.iterator(chunk_size=EXPORT_CHUNK_SIZE)),
-        content_type="text/csv; charset=utf-8",
-    )
-    filename = f"audit-{timezone.now():%Y%m%d-%H%M%S}.csv"
+    filters = form.filters()
+    operations = operations_filtered(**filters).iterator(chunk_size=EXPORT_CHUNK_SIZE)
+    # An identifier search exports the matching items, unless every item was asked for.
+    items = None
+    if filters["identifier"].strip() and request.GET.get("all_items") != "1":
+        items = items_matching(filters["identifier"], filters["match"])
+    if kind == "csv":
+        lines = csv_lines(operations, items=items, bom=request.GET.get("bom") == "1")
+        content_type = "text/csv; charset=utf-8"
+    else:
+        lines = jsonl_chunks(operations, items=items)
+        content_type = "application/jsonl; charset=utf-8"
+    response = StreamingHttpResponse(_encoded(lines), content_type=content_type)
+    filename = f"audit-{timezone.now():%Y%m%d-%H%M%S}.{kind}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _encoded(pieces: Iterator[str], size: int = 64 * 1024) -> Iterator[bytes]:
+    """The text in blocks of about ``size`` bytes: a million one-line chunks would each cost
+    a write to the client."""
+    buffer: list[str] = []
+    held = 0
+    for piece in pieces:
+        buffer.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(buffer).encode()
+            buffer, held = [], 0
+    if buffer:
+        yield "".join(buffer).encode()

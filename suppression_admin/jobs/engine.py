@@ -50,6 +50,7 @@ from django.utils import timezone
 
 from suppression_admin.audit.chain import ItemsDigest, items_digest
 from suppression_admin.audit.models import (
+    DONE_OUTCOMES,
     EventKind,
     ItemOutcome,
     OperationItem,
@@ -61,6 +62,7 @@ from suppression_admin.audit.services import (
     AuditCallLog,
     call_save_answer,
     operation_add_items,
+    operation_count,
     operation_event,
     operation_finish,
     operation_mark_started,
@@ -510,6 +512,7 @@ def _record(job: Job, outcomes: _Outcomes) -> None:
     if outcomes.answer_in_hand:
         call_save_answer(outcomes.call)
     counts: Counter[str] = Counter()
+    done = 0
     for outcome, detail, identifiers in outcomes.decided:
         if identifiers is not None and not identifiers:
             continue
@@ -524,7 +527,10 @@ def _record(job: Job, outcomes: _Outcomes) -> None:
         changes = {"outcome": outcome, "detail": detail}
         if outcomes.call is not None:
             changes["call"] = outcomes.call
-        counts[COUNTER[outcome]] += rows.update(**changes)
+        changed = rows.update(**changes)
+        counts[COUNTER[outcome]] += changed
+        done += changed if outcome in DONE_OUTCOMES else 0
+    operation_count(job.pk, done=done)
     if counts:
         Job.objects.filter(pk=job.pk).update(
             progressed_at=now(),

@@ -12,8 +12,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from suppression_admin.audit.models import Action, ItemOutcome, Provider, Source
-from suppression_admin.audit.selectors import operations_for_export
-from suppression_admin.audit.serializers import operation_to_dict
 from suppression_admin.audit.services import ItemDraft, operation_start
 from tests.audit_factories import record_operation
 
@@ -181,9 +179,3 @@ def test_export_audit_queries_per_chunk_not_per_operation(operator, django_asser
     with django_assert_num_queries(3):
         lines = export()
     assert len(lines) == 25
-
-
-def test_operation_to_dict_matches_the_command_output(operator):
-    record_operation(operator, [ItemDraft("101", "maria-gonzalez")])
-    [operation] = operations_for_export()
-    assert export() == [json.loads(json.dumps(operation_to_dict(operation)))]

@@ -20,7 +20,16 @@ AUDIT_TABLES = (
 )
 # The columns the application writes after a row is inserted (the triggers police when).
 WRITABLE = {
-    "audit_operation": ("status", "started_at", "finished_at", "summary"),
+    "audit_operation": (
+        "status",
+        "started_at",
+        "finished_at",
+        "summary",
+        "item_total",
+        "item_done",
+        "call_total",
+        "outcome_counts",
+    ),
     "audit_operationitem": ("outcome", "detail", "call_id"),
     "audit_providercall": (
         "status_code",
