@@ -187,6 +187,10 @@ LOGGING = {
 # Signs the audit chain's checkpoints (manage.py audit_checkpoint); kept out of the database.
 AUDIT_CHECKPOINT_KEY = os.environ.get("AUDIT_CHECKPOINT_KEY", "")
 
+# How many reverse proxies of ours stand in front of the app (each appends to
+# X-Forwarded-For). 0: the client connects directly and REMOTE_ADDR is its address.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
 # --- Providers -------------------------------------------------------------------------------
 
 SUPPRESSION_SANDBOX = env_bool("SUPPRESSION_SANDBOX", default=False)

@@ -29,6 +29,7 @@ from suppression_admin.audit.models import (
     OperationStatus,
     ProviderCall,
 )
+from suppression_admin.audit.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -332,9 +333,9 @@ class AuditCallLog:
             purpose=self.purpose,
             batch=self.batch,
             method=method,
-            path=path,
+            path=redact(path),
             item_count=item_count,
-            request_body=body[:REQUEST_BODY_CHARS],
+            request_body=redact(body)[:REQUEST_BODY_CHARS],
         )
         operation_count(self.operation.pk, calls=1)
         self.last_call = call
@@ -358,8 +359,8 @@ class AuditCallLog:
         """Record the answer, with the times observed: sent, and answer (or error) in."""
         assert isinstance(handle, ProviderCall)
         handle.status_code = status
-        handle.answer_excerpt = answer_excerpt
-        handle.error = error
+        handle.answer_excerpt = redact(answer_excerpt)
+        handle.error = redact(error)
         handle.started_at = sent_at
         handle.duration_ms = duration_ms
         handle.finished_at = sent_at + timedelta(milliseconds=duration_ms)

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from suppression_admin.audit.models import Operation, Provider, Source
+from suppression_admin.client_address import client_address
 from suppression_admin.connections import walead_client
 from suppression_admin.jobs.models import Job
 from suppression_admin.jobs.services import RetryRefused, job_retry_check
@@ -148,7 +149,7 @@ def unblock_submit(request: HttpRequest) -> HttpResponse:
             ticket=form.cleaned_data["ticket"],
             source=Source.WEB,
             source_detail={"page": reverse("walead:blocked_leads")},
-            client_ip=request.META.get("REMOTE_ADDR"),
+            client_ip=client_address(request),
             user_agent=request.headers.get("User-Agent", ""),
             idempotency_key=form.cleaned_data["token"],
             retry_of=_retried_job(form.cleaned_data.get("retry_of")),

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from suppression_admin.audit.models import Provider
+from suppression_admin.client_address import client_address
 from suppression_admin.jobs.models import Job
 from suppression_admin.jobs.workers import workers_situation
 from suppression_admin.providers.errors import ProviderNotConfigured
@@ -190,7 +191,7 @@ def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
                 draft=draft,
                 reason=form.cleaned_data["reason"],
                 ticket=form.cleaned_data["ticket"],
-                client_ip=request.META.get("REMOTE_ADDR"),
+                client_ip=client_address(request),
                 user_agent=request.headers.get("User-Agent", ""),
             )
         except (RemovalRequestInvalid, ProviderNotConfigured) as error:

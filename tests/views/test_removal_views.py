@@ -152,6 +152,19 @@ def test_confirming_twice_starts_one_job(operator_client):
     assert job.operation.ticket == "T-1"
 
 
+def test_the_audit_records_the_client_behind_our_proxy_not_the_proxy(operator_client, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    operator_client.post(
+        reverse("woodpecker:removal_preview", args=[draft.pk]),
+        {"reason": "Re-engaged clients"},
+        headers={"X-Forwarded-For": "198.51.100.66, 203.0.113.7"},
+        REMOTE_ADDR="10.0.0.2",
+    )
+    assert Job.objects.get().operation.client_ip == "203.0.113.7"
+
+
 def test_someone_elses_draft_is_forbidden(operator_client):
     other = make_user("other.operator", "Operators")
     draft = RemovalDraft.objects.create(created_by=other, source="paste", emails="a@x.com")
