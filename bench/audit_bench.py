@@ -30,6 +30,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -311,8 +312,9 @@ def main() -> None:
     for database in args.databases:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "suppression_admin.settings", "DEBUG": ""}
         name = f"audit_bench_{uuid.uuid4().hex[:8]}"
+        folder = tempfile.mkdtemp(prefix="audit-bench-")
         if database == "sqlite":
-            env["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='audit-bench-')}/b.db"
+            env["DATABASE_URL"] = f"sqlite:///{folder}/b.db"
         else:
             create_postgres(args.postgres_url, name)
             env["DATABASE_URL"] = f"{args.postgres_url}/{name}"
@@ -329,6 +331,7 @@ def main() -> None:
                 figures = run_child(f"export-{kind}", env, args)
                 print(f"  export {kind:9} {figures} (target < {TARGET_EXPORT_MB} MB)", flush=True)
         finally:
+            shutil.rmtree(folder, ignore_errors=True)
             if database == "postgres":
                 drop_postgres(args.postgres_url, name)
 

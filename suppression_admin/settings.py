@@ -187,6 +187,13 @@ LOGGING = {
 # Signs the audit chain's checkpoints (manage.py audit_checkpoint); kept out of the database.
 AUDIT_CHECKPOINT_KEY = os.environ.get("AUDIT_CHECKPOINT_KEY", "")
 
+# Personal data kept outside the audit (upload drafts, their address lists and unused-row
+# reports, uploads awaiting a column choice) is deleted after this many days
+# (manage.py purge_personal_data; every worker runs it daily).
+PERSONAL_DATA_RETENTION_DAYS = int(os.environ.get("PERSONAL_DATA_RETENTION_DAYS", "7"))
+# Commands each worker runs once a day while it lives (and when it starts).
+WORKER_DAILY_COMMANDS = ["purge_personal_data"]
+
 # How many reverse proxies of ours stand in front of the app (each appends to
 # X-Forwarded-For). 0: the client connects directly and REMOTE_ADDR is its address.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))

@@ -55,7 +55,12 @@ def fresh_keys(settings, tmp_path):
 
 _GUARDS = [
     importlib.import_module(f"suppression_admin.audit.migrations.{name}")
-    for name in ("0005_append_only", "0006_audit_seals", "0007_search_keys_and_counts")
+    for name in (
+        "0005_append_only",
+        "0006_audit_seals",
+        "0007_search_keys_and_counts",
+        "0008_access_records",
+    )
 ]
 
 

@@ -212,10 +212,11 @@ class OperationItem(models.Model):
             models.UniqueConstraint(fields=["operation", "position"], name="item_position_unique")
         ]
         indexes = [
+            # With the operation: a person across the audit, or within one big operation.
             models.Index(
-                fields=["search_key"],
+                fields=["search_key", "operation"],
                 name="audit_item_search_key",
-                opclasses=["varchar_pattern_ops"],
+                opclasses=["varchar_pattern_ops", "int8_ops"],
             ),
             # A WaLead lead (it has a public identifier) is also found by its lead id. Only
             # those few rows are indexed: bulk email removals pay nothing for it.
@@ -288,3 +289,35 @@ class AuditSeal(models.Model):
 
     def __str__(self) -> str:
         return f"seal {self.sequence} of operation #{self.operation_id}"
+
+
+class AccessKind(models.TextChoices):
+    AUDIT_EXPORT = "audit_export", "Audit export"
+    AUDIT_EXPORT_COMMAND = "audit_export_command", "Audit export (command line)"
+    JOB_RESULT = "job_result", "Job result download"
+    UNUSED_ROWS = "unused_rows", "Unused rows download"
+    PERSON = "person", "A person's history"
+
+
+class AccessRecord(models.Model):
+    """Someone saw personal data in bulk (an export, a download, a person's history).
+
+    Written before the data is sent. Append-only, like the rest of the audit.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    # A person's username, or who ran a command ("command line, OS user x").
+    actor_username = models.CharField(max_length=150)
+    kind = models.CharField(max_length=30, choices=AccessKind.choices)
+    # What was seen: the filters of an export, the job or draft downloaded, the identifier.
+    detail = models.JSONField(default=dict, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_username}: {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"

@@ -22,6 +22,7 @@ from suppression_admin.audit.chain import ItemsDigest, operation_seal
 from suppression_admin.audit.identifiers import item_search_key
 from suppression_admin.audit.models import (
     DONE_OUTCOMES,
+    AccessRecord,
     ItemOutcome,
     Operation,
     OperationEvent,
@@ -386,3 +387,22 @@ def call_save_answer(call: ProviderCall) -> None:
     ProviderCall.objects.filter(
         pk=call.pk, finished_at__isnull=True, status_code__isnull=True
     ).update(**{field: getattr(call, field) for field in ANSWER_FIELDS})
+
+
+def access_record(
+    kind: str,
+    detail: dict,
+    *,
+    actor: AbstractBaseUser | None = None,
+    actor_username: str = "",
+    client_ip: str | None = None,
+) -> AccessRecord:
+    """Record that personal data is about to be seen in bulk, before it is sent: who (a
+    person, or ``actor_username`` for a command), what (``detail``) and from where."""
+    return AccessRecord.objects.create(
+        kind=kind,
+        detail=detail,
+        actor=actor,
+        actor_username=actor.get_username() if actor is not None else actor_username,
+        client_ip=client_ip,
+    )

@@ -9,4 +9,6 @@ urlpatterns = [
     path("<int:pk>/", views.operation_detail, name="operation_detail"),
     path("export.csv", views.export_csv, name="export_csv"),
     path("export.jsonl", views.export_jsonl, name="export_jsonl"),
+    path("access/", views.access_log, name="access_log"),
+    path("people/<path:identifier>/", views.person, name="person"),
 ]

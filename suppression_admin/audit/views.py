@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
+from django.db.models import FETCH_RAISE
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -17,15 +18,23 @@ from django.views.decorators.vary import vary_on_headers
 
 from suppression_admin.audit.csv_export import csv_lines
 from suppression_admin.audit.forms import AuditFilterForm, FindItemForm
+from suppression_admin.audit.identifiers import normalised
+from suppression_admin.audit.models import AccessKind, AccessRecord, Provider
 from suppression_admin.audit.selectors import (
+    EXACT,
+    FIND_SCAN,
+    item_ids_found,
     items_matching,
     operation_calls,
     operation_events,
     operation_items,
     operation_with_details,
     operations_filtered,
+    person_items,
 )
 from suppression_admin.audit.serializers import jsonl_chunks
+from suppression_admin.audit.services import access_record
+from suppression_admin.client_address import client_address
 
 can_review = permission_required("audit.review_audit", raise_exception=True)
 
@@ -66,9 +75,10 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     find = FindItemForm(request.GET)
     found = find.cleaned_data if find.is_valid() else {}
     wanted = found.get("find", "").strip()
-    items = Paginator(
-        operation_items(operation, find=wanted, match=found.get("match", "")), ITEMS_PER_PAGE
+    only, cut_short = (
+        item_ids_found(operation, wanted, found.get("match") or EXACT) if wanted else (None, False)
     )
+    items = Paginator(operation_items(operation, only=only), ITEMS_PER_PAGE)
     calls = Paginator(operation_calls(operation), CALLS_PER_PAGE)
     # The stored counts: counting a million items on every view is what they are for.
     # (A search within the operation counts only what it found.)
@@ -82,6 +92,8 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "has_job": bool(events),
         "events": events,
         "find": find,
+        "find_cut_short": cut_short,
+        "find_scan": FIND_SCAN,
         "items": items.get_page(request.GET.get("items_page")),
         "calls": calls.get_page(request.GET.get("calls_page")),
         "source_detail": json.dumps(operation.source_detail, indent=2, sort_keys=True)
@@ -118,9 +130,20 @@ def _export(request: HttpRequest, kind: str) -> HttpResponse:
     filters = form.filters()
     operations = operations_filtered(**filters).iterator(chunk_size=EXPORT_CHUNK_SIZE)
     # An identifier search exports the matching items, unless every item was asked for.
+    all_items = request.GET.get("all_items") == "1"
     items = None
-    if filters["identifier"].strip() and request.GET.get("all_items") != "1":
+    if filters["identifier"].strip() and not all_items:
         items = items_matching(filters["identifier"], filters["match"])
+    access_record(
+        AccessKind.AUDIT_EXPORT,
+        {
+            "format": kind,
+            "filters": {name: str(value) for name, value in filters.items() if value},
+            "every_item_of_matching_operations": all_items,
+        },
+        actor=request.user,
+        client_ip=client_address(request),
+    )
     if kind == "csv":
         lines = csv_lines(operations, items=items, bom=request.GET.get("bom") == "1")
         content_type = "text/csv; charset=utf-8"
@@ -146,3 +169,45 @@ def _encoded(pieces: Iterator[str], size: int = 64 * 1024) -> Iterator[bytes]:
             buffer, held = [], 0
     if buffer:
         yield "".join(buffer).encode()
+
+
+@require_GET
+@can_review
+def access_log(request: HttpRequest) -> HttpResponse:
+    """Who saw personal data in bulk: exports, downloads, people's histories; newest first."""
+    kind = request.GET.get("kind", "")
+    records = AccessRecord.objects.order_by("-at", "-id")
+    if kind in AccessKind.values:
+        records = records.filter(kind=kind)
+    page = Paginator(records.fetch_mode(FETCH_RAISE), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "kinds": AccessKind.choices, "kind": kind}
+    return render(request, "audit/access_log.html", context)
+
+
+PERSON_ITEMS_PER_PAGE = 100
+
+
+@require_GET
+@can_review
+def person(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Every operation that touched this email or LinkedIn identifier, oldest first."""
+    key = normalised(identifier)
+    if not key:
+        raise Http404("No identifier given.")
+    page = Paginator(person_items(identifier), PERSON_ITEMS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    access_record(
+        AccessKind.PERSON,
+        {"identifier": key},
+        actor=request.user,
+        client_ip=client_address(request),
+    )
+    providers = {item.operation.provider for item in page.object_list}
+    context = {
+        "key": key,
+        "page": page,
+        "check_woodpecker": "@" in key,
+        "check_walead": "@" not in key and Provider.WALEAD in providers,
+    }
+    return render(request, "audit/person.html", context)

@@ -14,7 +14,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from suppression_admin.audit.csv_export import neutralise
-from suppression_admin.audit.models import OperationItem, Provider
+from suppression_admin.audit.models import AccessKind, OperationItem, Provider
+from suppression_admin.audit.services import access_record
+from suppression_admin.client_address import client_address
 from suppression_admin.jobs.selectors import (
     job_events,
     job_for_page,
@@ -98,6 +100,12 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @can_operate
 def job_result_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     job = _job(pk)
+    access_record(
+        AccessKind.JOB_RESULT,
+        {"job": job.pk, "provider": job.provider},
+        actor=request.user,
+        client_ip=client_address(request),
+    )
     items = (
         OperationItem.objects.filter(operation_id=job.pk)
         .order_by("position")
@@ -120,7 +128,8 @@ def _result_lines(job, items) -> Iterator[str]:
         writer.writerow(["lead_id", "public_identifier", "outcome", "detail"])
     for identifier, label, outcome, detail in items.iterator(chunk_size=5000):
         names = [identifier] if job.provider == Provider.WOODPECKER else [identifier, label]
-        writer.writerow([*map(neutralise, names), labels.get(outcome, outcome), detail])
+        cells = (*names, labels.get(outcome, outcome), detail)
+        writer.writerow([neutralise(cell) for cell in cells])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -7,6 +7,7 @@ live worker that can run it queues it again (``jobs_rescue``), so it goes on wit
 a minute without anyone restarting anything.
 """
 
+import io
 import logging
 import os
 import socket
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.tasks import TaskResultStatus
@@ -55,15 +57,18 @@ class Heartbeat:
     """While this block runs, the process is a live worker: ``with Heartbeat(worker_id):``.
 
     A thread writes the heartbeat, renews the leases of the jobs this worker holds and,
-    with ``rescue``, queues again the jobs whose runner fell silent.
+    with ``rescue``, queues again the jobs whose runner fell silent. With ``chores`` (a
+    worker process), another thread runs WORKER_DAILY_COMMANDS at start and daily.
     """
 
-    def __init__(self, worker_id: str, *, rescue: bool = True) -> None:
+    def __init__(self, worker_id: str, *, rescue: bool = True, chores: bool = False) -> None:
         self.worker_id = worker_id
         self.rescue = rescue
+        self.chores = chores
         self.can_run, self.cannot_run = providers_reachable()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        self._chores = threading.Thread(target=self._daily, name="daily-chores", daemon=True)
 
     def __enter__(self) -> "Heartbeat":
         now = timezone.now()
@@ -81,11 +86,15 @@ class Heartbeat:
             },
         )
         self._thread.start()
+        if self.chores:
+            self._chores.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+        if self.chores:
+            self._chores.join(timeout=10)
         Worker.objects.filter(pk=self.worker_id).update(stopped_at=timezone.now(), job=None)
 
     def _beat(self) -> None:
@@ -102,6 +111,25 @@ class Heartbeat:
                     return
         finally:
             connection.close()  # this thread's own connection
+
+    def _daily(self) -> None:
+        """WORKER_DAILY_COMMANDS, at start and then every day (on a thread of their own: a
+        long purge must not hold up the heartbeat). Each is safe to run twice."""
+        try:
+            while True:
+                for command in settings.WORKER_DAILY_COMMANDS:
+                    try:
+                        call_command(command, stdout=io.StringIO())
+                    except Exception:
+                        logger.exception("Daily command %s failed", command)
+                        close_old_connections()
+                if self._stop.wait(DAY_SECONDS):
+                    return
+        finally:
+            connection.close()  # this thread's own connection
+
+
+DAY_SECONDS = 24 * 60 * 60
 
 
 def workers_forget_old(*, days: int = 7) -> int:

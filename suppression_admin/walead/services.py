@@ -166,3 +166,12 @@ def leads_matching(*, search: str, sort: str = "DESC") -> list[LeadSnapshot]:
         ]
     finally:
         client.close()
+
+
+def lead_blocked(public_identifier: str) -> bool:
+    """Whether the workspace blocks the lead with this public identifier now (a read)."""
+    wanted = public_identifier.lower()
+    return any(
+        lead.public_identifier.lower() == wanted
+        for lead in leads_matching(search=public_identifier)
+    )

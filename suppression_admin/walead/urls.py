@@ -6,6 +6,7 @@ app_name = "walead"
 
 urlpatterns = [
     path("", views.blocked_leads, name="blocked_leads"),
+    path("check/", views.blocked_check, name="check"),
     path("selection/", views.selection_update, name="selection_update"),
     path("selection/all-matching/", views.selection_add_matching, name="selection_add_matching"),
     path("selection/matching-count/", views.matching_count, name="matching_count"),

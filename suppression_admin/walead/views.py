@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from suppression_admin.accounts.access import reviewer_or_operator
 from suppression_admin.audit.models import Operation, Provider, Source
 from suppression_admin.client_address import client_address
 from suppression_admin.connections import walead_client
@@ -25,6 +26,7 @@ from suppression_admin.walead.forms import BrowseForm, UnblockForm
 from suppression_admin.walead.services import (
     LeadSnapshot,
     UnblockRequestInvalid,
+    lead_blocked,
     leads_for_retry,
     leads_matching,
     leads_unblock,
@@ -246,3 +248,18 @@ def _back_to_list(request: HttpRequest) -> str:
     search, sort, offset = BrowseForm(request.POST).values()
     query = urlencode({"search": search, "sort": sort, "offset": offset})
     return f"{reverse('walead:blocked_leads')}?{query}"
+
+
+@require_GET
+@reviewer_or_operator
+def blocked_check(request: HttpRequest) -> HttpResponse:
+    """Is this lead blocked now? (A fragment, for a person's audit page.)"""
+    slug = request.GET.get("lead", "").strip()[:320]
+    context = {"provider": "WaLead", "who": slug, "where": "as blocked"}
+    try:
+        context["blocked"] = lead_blocked(slug)
+    except ProviderNotConfigured as error:
+        context["not_configured"] = str(error)
+    except ProviderError as error:
+        context["error"] = error.message
+    return render(request, "_blocked_check.html", context)

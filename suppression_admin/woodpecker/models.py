@@ -57,6 +57,10 @@ class RemovalDraft(models.Model):
         Job, on_delete=models.PROTECT, null=True, blank=True, related_name="retry_drafts"
     )
 
+    # When the retention purge emptied the address lists (the job had ended; the audit
+    # keeps what was sent). See woodpecker.retention.
+    purged_at = models.DateTimeField(null=True, blank=True)
+
     # Up to tens of megabytes each: pages that poll leave them out.
     BULK_FIELDS = ("emails", "unused_csv", "invalid_rows")
 

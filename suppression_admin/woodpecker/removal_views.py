@@ -18,12 +18,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from suppression_admin.audit.models import Provider
+from suppression_admin.audit.models import AccessKind, Provider
+from suppression_admin.audit.services import access_record
 from suppression_admin.client_address import client_address
 from suppression_admin.jobs.models import Job
 from suppression_admin.jobs.workers import workers_situation
 from suppression_admin.providers.errors import ProviderNotConfigured
 from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused
+from suppression_admin.woodpecker.kept_uploads import upload_keep, upload_path
 from suppression_admin.woodpecker.models import DraftSource, RemovalDraft
 from suppression_admin.woodpecker.services import (
     REASON_REQUIRED,
@@ -36,7 +38,6 @@ from suppression_admin.woodpecker.services import (
 
 can_remove = permission_required("audit.perform_unblock", raise_exception=True)
 
-UPLOAD_DIR = settings.BASE_DIR / "var" / "uploads"
 PENDING_UPLOAD_KEY = "woodpecker_pending_upload"
 NOTHING_GIVEN = "Choose a file or paste some addresses."
 BOTH_GIVEN = "Choose a file or paste addresses, not both."
@@ -100,14 +101,10 @@ def removal_new(request: HttpRequest) -> HttpResponse:
 
 def _ask_for_column(request: HttpRequest, upload, choice: ColumnChoiceNeeded) -> HttpResponse:
     """Keep the upload for a moment (never in the audit) while the operator picks a column."""
-    token = uuid.uuid4()
-    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    with (UPLOAD_DIR / token.hex).open("wb") as kept:
-        upload.seek(0)
-        for chunk in upload.chunks():
-            kept.write(chunk)
-    request.session[PENDING_UPLOAD_KEY] = {"token": token.hex, "name": upload.name}
-    form = ColumnForm(initial={"token": token})
+    upload.seek(0)
+    token = upload_keep(upload.chunks())
+    request.session[PENDING_UPLOAD_KEY] = {"token": token, "name": upload.name}
+    form = ColumnForm(initial={"token": uuid.UUID(hex=token)})
     form.fields["column"].choices = _column_choices(choice)
     return render(
         request,
@@ -129,8 +126,12 @@ def removal_column(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING_UPLOAD_KEY) or {}
     form = ColumnForm(request.POST)
     form.fields["column"].choices = [(i, str(i)) for i in range(1000)]
-    path = UPLOAD_DIR / str(pending.get("token", ""))
-    if not form.is_valid() or form.cleaned_data["token"].hex != pending.get("token"):
+    path = upload_path(str(pending.get("token", "")))
+    if (
+        path is None
+        or not form.is_valid()
+        or form.cleaned_data["token"].hex != pending.get("token")
+    ):
         messages.error(request, "That column choice has expired. Upload the file again.")
         return redirect("woodpecker:removal_new")
     try:
@@ -214,6 +215,20 @@ def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 @can_remove
 def removal_unused_csv(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     draft = _own_draft(request, pk)
+    if draft.purged_at is not None:
+        return HttpResponse(
+            f"This report was deleted on {draft.purged_at:%Y-%m-%d} with the draft's address "
+            f"lists, {settings.PERSONAL_DATA_RETENTION_DAYS} days after the upload (the "
+            "retention period). The audit keeps what the job sent and its outcomes.",
+            status=410,
+            content_type="text/plain; charset=utf-8",
+        )
+    access_record(
+        AccessKind.UNUSED_ROWS,
+        {"draft": str(draft.pk), "file_name": draft.filename},
+        actor=request.user,
+        client_ip=client_address(request),
+    )
     response = HttpResponse(draft.unused_csv, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="unused-rows.csv"'
     return response

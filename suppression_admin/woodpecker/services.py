@@ -18,7 +18,7 @@ from django.db import transaction
 from suppression_admin.audit.csv_export import neutralise
 from suppression_admin.audit.models import Action, OperationItem, Provider, Source
 from suppression_admin.audit.services import operation_add_invalid_items, operation_start
-from suppression_admin.connections import woodpecker_endpoint
+from suppression_admin.connections import woodpecker_client, woodpecker_endpoint
 from suppression_admin.jobs.models import RETRIED_OUTCOMES, Job
 from suppression_admin.jobs.services import RetryRefused, job_create, job_retry_check
 from suppression_admin.keys.lock import key_fingerprint
@@ -253,3 +253,19 @@ def draft_for_retry(*, actor: AbstractBaseUser, job: Job) -> RemovalDraft:
     )
     _schedule_lookup(draft)
     return draft
+
+
+def email_on_blacklist(email: str) -> bool:
+    """Whether Woodpecker's blacklist holds ``email`` now (a read: nothing is audited).
+
+    Raises ProviderError (ProviderNotConfigured included), or ValueError for an address the
+    blacklist filter would read as several or as a pattern.
+    """
+    if "," in email or "*" in email:
+        raise ValueError("An address with a comma or an asterisk cannot be looked up exactly.")
+    client = woodpecker_client()
+    try:
+        page = client.list_page(page=0, per_page=50, email_filter=email)
+    finally:
+        client.close()
+    return any(listed.lower() == email.lower() for listed in page.emails)

@@ -6,6 +6,7 @@ app_name = "woodpecker"
 
 urlpatterns = [
     path("", views.blacklist, name="blacklist"),
+    path("check/", views.blacklist_check, name="check"),
     path("remove/", removal_views.removal_new, name="removal_new"),
     path("remove/selected/", removal_views.removal_from_selection, name="removal_selected"),
     path("remove/column/", removal_views.removal_column, name="removal_column"),

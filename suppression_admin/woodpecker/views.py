@@ -6,8 +6,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from suppression_admin.accounts.access import reviewer_or_operator
 from suppression_admin.connections import woodpecker_client
 from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
+from suppression_admin.woodpecker.services import email_on_blacklist
 
 PAGE_SIZE = 500  # Woodpecker's largest page
 
@@ -47,3 +49,20 @@ def blacklist(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "results":
         template += "#results"
     return render(request, template, context)
+
+
+@require_GET
+@reviewer_or_operator
+def blacklist_check(request: HttpRequest) -> HttpResponse:
+    """Is this one address on the blacklist now? (A fragment, for a person's audit page.)"""
+    email = request.GET.get("email", "").strip()[:320]
+    context = {"provider": "Woodpecker", "who": email, "where": "on its blacklist"}
+    try:
+        context["blocked"] = email_on_blacklist(email)
+    except ProviderNotConfigured as error:
+        context["not_configured"] = str(error)
+    except ProviderError as error:
+        context["error"] = error.message
+    except ValueError as error:
+        context["error"] = str(error)
+    return render(request, "_blocked_check.html", context)

@@ -429,7 +429,7 @@ def test_detail_of_a_large_operation_is_paged(auditor_client, operator):
     assert f"of {ITEMS_PER_PAGE + 5}" in first
     second = auditor_client.get(url, {"items_page": 2}).content.decode()
     assert f"p{ITEMS_PER_PAGE}@x.com" in second
-    assert "p0@x.com</td>" not in second
+    assert "p0@x.com</a></td>" not in second
 
 
 def test_detail_finds_an_address_in_a_big_operation(auditor_client, operator):
@@ -440,11 +440,11 @@ def test_detail_finds_an_address_in_a_big_operation(auditor_client, operator):
     )
     url = reverse("audit:operation_detail", args=[operation.pk])
     exact = auditor_client.get(url, {"find": " P250@X.com "}).content.decode()
-    assert "<td>p250@x.com</td>" in exact
-    assert "<td>p0@x.com</td>" not in exact
+    assert ">p250@x.com</a></td>" in exact
+    assert ">p0@x.com</a></td>" not in exact
     assert "Items 1\N{EN DASH}1 of 1 matching" in exact
     started = auditor_client.get(url, {"find": "p25", "match": "prefix"}).content.decode()
-    found = re.findall(r"<td>(p\d+@x\.com)</td>", started)
+    found = re.findall(r">(p\d+@x\.com)</a></td>", started)
     assert found == ["p25@x.com", *(f"p{n}@x.com" for n in range(250, 260))]
     missing = auditor_client.get(url, {"find": "nobody@x.com"}).content.decode()
     assert 'data-testid="find-nothing"' in missing
@@ -466,3 +466,20 @@ def test_detail_counts_nothing_it_has_stored(auditor_client, operator):
     # The paginator's count of operations; never a count of items or calls.
     assert len(counts) == 1
     assert "audit_operationitem" not in counts[0]["sql"]
+
+
+def test_detail_find_says_when_a_short_start_matched_too_much(
+    auditor_client, operator, monkeypatch
+):
+    monkeypatch.setattr("suppression_admin.audit.selectors.FIND_SCAN", 3)
+    monkeypatch.setattr("suppression_admin.audit.views.FIND_SCAN", 3)
+    other = record_operation(operator, [ItemDraft(f"p{i}@x.com") for i in range(5)])
+    mine = record_operation(operator, [ItemDraft("p9@x.com")])
+    url = reverse("audit:operation_detail", args=[mine.pk])
+    html = auditor_client.get(url, {"find": "p", "match": "prefix"}).content.decode()
+    assert 'data-testid="find-cut-short"' in html
+    assert "more than 3 items" in html
+    exact = auditor_client.get(url, {"find": "p9@x.com"}).content.decode()
+    assert 'data-testid="find-cut-short"' not in exact
+    assert ">p9@x.com</a></td>" in exact
+    assert other.pk != mine.pk

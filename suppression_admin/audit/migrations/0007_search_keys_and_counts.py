@@ -150,9 +150,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="operationitem",
             index=models.Index(
-                fields=["search_key"],
+                fields=["search_key", "operation"],
                 name="audit_item_search_key",
-                opclasses=["varchar_pattern_ops"],
+                opclasses=["varchar_pattern_ops", "int8_ops"],
             ),
         ),
         migrations.AddIndex(

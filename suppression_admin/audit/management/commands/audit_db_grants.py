@@ -17,6 +17,7 @@ AUDIT_TABLES = (
     "audit_providercall",
     "audit_operationevent",
     "audit_auditseal",
+    "audit_accessrecord",
 )
 # The columns the application writes after a row is inserted (the triggers police when).
 WRITABLE = {

@@ -8,14 +8,17 @@ The filters are the audit page's. Memory stays flat whatever the size of the ope
 each line is written item by item.
 """
 
+import getpass
 from datetime import date, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from suppression_admin.audit.forms import AuditFilterForm
+from suppression_admin.audit.models import AccessKind
 from suppression_admin.audit.selectors import EXACT, PREFIX, items_matching, operations_filtered
 from suppression_admin.audit.serializers import jsonl_chunks
+from suppression_admin.audit.services import access_record
 
 # Operations per database round trip; their items and calls are read in batches apart.
 CHUNK_SIZE = 500
@@ -72,6 +75,15 @@ class Command(BaseCommand):
         items = None
         if filters["identifier"].strip() and not options["all_items"]:
             items = items_matching(filters["identifier"], filters["match"])
+        access_record(
+            AccessKind.AUDIT_EXPORT_COMMAND,
+            {
+                "format": "jsonl",
+                "filters": {name: str(value) for name, value in filters.items() if value},
+                "every_item_of_matching_operations": options["all_items"],
+            },
+            actor_username=f"command line, OS user {getpass.getuser()}",
+        )
         block: list[str] = []
         for piece in jsonl_chunks(operations.iterator(chunk_size=CHUNK_SIZE), items=items):
             block.append(piece)

@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         name = worker_id()
-        with Heartbeat(name) as heartbeat:
+        with Heartbeat(name, chores=True) as heartbeat:
             for provider, why in heartbeat.cannot_run.items():
                 self.stderr.write(f"Not running {provider} jobs: {why}")
             queues = ["default", *heartbeat.can_run]
