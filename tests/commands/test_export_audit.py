@@ -175,7 +175,8 @@ def test_export_audit_bad_date_on_the_command_line_exits_1_without_traceback():
 def test_export_audit_queries_per_chunk_not_per_operation(operator, django_assert_num_queries):
     for n in range(25):
         record_operation(operator, [ItemDraft(str(n)), ItemDraft(f"{n}b")])
-    # One query for the operations, one for their items, one for their calls.
-    with django_assert_num_queries(3):
+    # The access record, then one query for the operations, one for their items, one for
+    # their calls.
+    with django_assert_num_queries(4):
         lines = export()
     assert len(lines) == 25

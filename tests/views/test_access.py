@@ -16,7 +16,12 @@ EXEMPT_PREFIXES = (
 )
 # Pages any logged-in user may see.
 OPEN_TO_ANY_USER = {"", "accounts/logout/"}
-SAMPLE_VALUES = {"int": "1", "uuid": "00000000-0000-4000-8000-000000000001", "str": "x"}
+SAMPLE_VALUES = {
+    "int": "1",
+    "uuid": "00000000-0000-4000-8000-000000000001",
+    "str": "x",
+    "path": "ann@example.com",
+}
 
 
 def all_patterns(resolver=None, prefix=""):

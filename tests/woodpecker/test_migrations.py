@@ -86,6 +86,9 @@ def test_removal_jobs_become_jobs_and_cut_off_unblocks_say_so(django_user_model)
     old.get_model("audit", "OperationItem").objects.create(
         operation=cut_off, position=0, identifier="id-1", outcome="pending"
     )
+    old.get_model("audit", "OperationItem").objects.create(
+        operation=cut_off, position=1, identifier="id-2", label="Maria-G", outcome="unblocked"
+    )
 
     new = migrate(latest())
 
@@ -103,8 +106,16 @@ def test_removal_jobs_become_jobs_and_cut_off_unblocks_say_so(django_user_model)
     legacy = Operation.objects.get(pk=cut_off.pk)
     assert legacy.status == "interrupted"
     assert legacy.finished_at is not None
-    item = new.get_model("audit", "OperationItem").objects.get(operation_id=cut_off.pk)
-    assert item.outcome == "unknown"
+    items = new.get_model("audit", "OperationItem").objects.filter(operation_id=cut_off.pk)
+    assert [(i.outcome, i.search_key) for i in items.order_by("position")] == [
+        ("unknown", "id-1"),
+        ("unblocked", "maria-g"),
+    ]
+    # Counts stored for the rows written before (audit 0007), the final ones when finished.
+    assert (legacy.item_total, legacy.item_done, legacy.call_total) == (2, 1, 0)
+    assert legacy.outcome_counts == {"unknown": 1, "unblocked": 1}
+    running = Operation.objects.get(pk=running_op.pk)
+    assert (running.call_total, running.outcome_counts) == (2, {})
 
     # Operations finished before the hash chain existed join it (audit 0006).
     from suppression_admin.audit.chain import chain_verify
