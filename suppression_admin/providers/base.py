@@ -36,6 +36,7 @@ from suppression_admin.providers.errors import (
     ProviderUnavailable,
     ProviderValidationError,
 )
+from suppression_admin.providers.redaction import scrub
 
 EXCERPT_CHARS = 2000
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
@@ -402,7 +403,8 @@ class ProviderClient:
                 is_read, "dropped the connection while answering"
             ) from err
         encoding = get_encoding_from_headers(raw.headers) or "utf-8"
-        return b"".join(chunks).decode(encoding, errors="replace")
+        # Before anything reads it: an answer echoing our key must not carry it further.
+        return scrub(b"".join(chunks).decode(encoding, errors="replace"), [self._api_key])
 
     def _interpret(self, status: int, text: str, retry_after_header: str | None) -> Answer:
         excerpt = text[:EXCERPT_CHARS]

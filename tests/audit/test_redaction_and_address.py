@@ -28,10 +28,39 @@ def keys(settings):
         ("apikey=zzz", "apikey=[redacted]"),
         ("short keys are not hunted for: short", "short keys are not hunted for: short"),
         ("", ""),
+        ('{"echo": "wp-Secret\\/Key+123"}', '{"echo": "[redacted]"}'),  # JSON-escaped
+        ("q=wp-Secret%2fKey%2b123", "q=[redacted]"),  # lower-case escapes
+        ("api key: abcdef123", "api key: [redacted]"),
+        ('{\\"x-api-key\\": \\"abcdef123\\"}', '{\\"x-api-key\\": \\"[redacted]\\"}'),
+        ("Authorization: Bearer abc.def.ghi next", "Authorization: Bearer [redacted] next"),
+        ("api_key = 'two words'", "api_key = '[redacted]'"),
     ],
 )
 def test_redact(text, expected):
     assert redact(text) == expected
+
+
+def test_the_client_scrubs_its_key_before_anything_reads_the_answer():
+    import responses
+
+    from suppression_admin.providers.errors import ProviderAuthError
+    from suppression_admin.providers.woodpecker import WoodpeckerClient
+
+    url = "https://wp.test/rest"
+    with responses.RequestsMock() as mocked:
+        mocked.get(
+            f"{url}/v2/blacklist/emails",
+            status=401,
+            json={"detail": f"Invalid api key {KEY}" + "x" * 3000 + KEY},
+        )
+        client = WoodpeckerClient(base_url=url, api_key=KEY)
+        with pytest.raises(ProviderAuthError) as raised:
+            client.list_page()
+    error = raised.value
+    assert KEY not in error.message
+    assert KEY not in error.answer_excerpt
+    assert "wp-Secret" not in error.answer_excerpt  # nothing cut in half at the excerpt's end
+    assert "[redacted]" in error.message
 
 
 @pytest.mark.django_db
@@ -80,3 +109,27 @@ def test_client_address_counts_trusted_proxies_from_the_right(
 ):
     settings.TRUSTED_PROXY_COUNT = proxies
     assert client_address(request(forwarded=forwarded)) == expected
+
+
+@pytest.mark.django_db
+def test_a_refusal_echoing_our_key_leaves_it_nowhere_in_the_job_or_the_audit(
+    operator, fake_woodpecker, clock
+):
+    from suppression_admin.audit.models import OperationEvent, OperationItem
+    from suppression_admin.jobs.models import Job
+    from tests.conftest import TEST_WOODPECKER_KEY
+    from tests.woodpecker.factories import addresses, run, start_job
+
+    body = {"title": "x", "status": 401, "detail": f"Invalid api key {TEST_WOODPECKER_KEY}"}
+    fake_woodpecker.answer("DELETE", status=401, json_body=body)
+    job = run(start_job(operator, addresses(600)))
+    texts = [
+        Job.objects.get(pk=job.pk).stop_reason,
+        job.operation.summary,
+        *OperationItem.objects.filter(operation_id=job.pk).values_list("detail", flat=True),
+        *OperationEvent.objects.filter(operation_id=job.pk).values_list("detail", flat=True),
+        *ProviderCall.objects.filter(operation_id=job.pk).values_list("answer_excerpt", "error"),
+    ]
+    flat = " ".join(t if isinstance(t, str) else " ".join(t) for t in texts)
+    assert "Invalid api key [redacted]" in flat
+    assert TEST_WOODPECKER_KEY not in flat
