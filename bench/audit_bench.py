@@ -93,6 +93,7 @@ def seed(small: int, big: int) -> dict:
             finished_at=created + timedelta(seconds=3),
             reason=rng.choice(REASONS),
             ticket=ticket,
+            ticket_key=ticket.lower(),
             source="file",
             status="succeeded",
             summary=f"{items} requested.",

@@ -191,6 +191,9 @@ AUDIT_CHECKPOINT_KEY = os.environ.get("AUDIT_CHECKPOINT_KEY", "")
 # reports, uploads awaiting a column choice) is deleted after this many days
 # (manage.py purge_personal_data; every worker runs it daily).
 PERSONAL_DATA_RETENTION_DAYS = int(os.environ.get("PERSONAL_DATA_RETENTION_DAYS", "7"))
+if PERSONAL_DATA_RETENTION_DAYS < 1:
+    # 0 would delete drafts while their operator reads the preview.
+    raise ImproperlyConfigured("PERSONAL_DATA_RETENTION_DAYS must be 1 or more.")
 # Commands each worker runs once a day while it lives (and when it starts).
 WORKER_DAILY_COMMANDS = ["purge_personal_data"]
 

@@ -43,7 +43,8 @@ class OperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "source",
     )
     list_filter = ("provider", "action", "status", "source", "created_at")
-    # The ticket by its index (``=`` exact); a person through the dashboard's indexed search.
+    # A whole ticket (ignoring case) or part of a username; a person through the dashboard's
+    # indexed search (the admin's own search would scan every item).
     search_fields = ("=ticket", "actor_username")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")

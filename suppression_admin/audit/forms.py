@@ -2,10 +2,12 @@ from typing import Any
 
 from django import forms
 
+from suppression_admin.audit.identifiers import normalised
 from suppression_admin.audit.models import OperationStatus, Provider
 from suppression_admin.audit.selectors import EXACT, PREFIX
 
 DATES_REVERSED = "The “from” date is after the “to” date."
+NAMES_NOBODY = "This names no email address or LinkedIn identifier."
 
 # An HTML date input posts YYYY-MM-DD whatever the browser's locale shows.
 ISO_DATE = "%Y-%m-%d"
@@ -59,6 +61,12 @@ class AuditFilterForm(forms.Form):
         widget=forms.Select(attrs={"class": "filter-pick"}),
     )
     reason = _text_field("Reason has the words", 200, "e.g. mistake")
+
+    def clean_identifier(self) -> str:
+        identifier = self.cleaned_data["identifier"]
+        if identifier.strip() and not normalised(identifier):
+            raise forms.ValidationError(NAMES_NOBODY)
+        return identifier
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -15,14 +15,25 @@ KEY_LENGTH = 320
 
 
 def normalised(text: str) -> str:
-    """The search key of a typed identifier: trimmed, lower-cased, a profile URL → its slug."""
+    """The search key of a typed identifier: trimmed, lower-cased, a profile URL → its slug.
+
+    A LinkedIn identifier may be written percent-encoded (as in its URL) or not: both are
+    decoded alike. An email address is kept as typed ("%" is legal in one).
+    """
     text = text.strip()
     if match := LINKEDIN_PROFILE.search(text):
-        text = unquote(match.group(1)).strip("/")
-    return text.lower()[:KEY_LENGTH]
+        text = match.group(1).strip("/")
+    if "@" not in text:
+        text = unquote(text).strip("/")
+    return text.strip().lower()[:KEY_LENGTH]
 
 
 def item_search_key(identifier: str, label: str = "") -> str:
     """An item's key: a lead's public identifier when known, else what the provider knows it
     by (the email address, or the lead id of a lead no longer found)."""
     return normalised(label or identifier)
+
+
+def ticket_key(ticket: str) -> str:
+    """A ticket as searched: trimmed, lower-cased (``SUP-12`` is ``sup-12``)."""
+    return ticket.strip().lower()[:200]

@@ -86,6 +86,8 @@ class Operation(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField()
     ticket = models.CharField(max_length=200, blank=True)
+    # audit.identifiers.ticket_key(ticket): found however the ticket is typed.
+    ticket_key = models.CharField(max_length=200, blank=True, default="")
     source = models.CharField(max_length=20, choices=Source.choices)
     source_detail = models.JSONField(default=dict, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -116,7 +118,9 @@ class Operation(models.Model):
             # serve LIKE 'prefix%' from the index whatever the database's collation
             # (SQLite has no operator classes and ignores it; see selectors.starting_with).
             models.Index(
-                fields=["ticket"], name="audit_operation_ticket", opclasses=["varchar_pattern_ops"]
+                fields=["ticket_key"],
+                name="audit_operation_ticket",
+                opclasses=["varchar_pattern_ops"],
             ),
         ]
 
@@ -297,6 +301,7 @@ class AccessKind(models.TextChoices):
     JOB_RESULT = "job_result", "Job result download"
     UNUSED_ROWS = "unused_rows", "Unused rows download"
     PERSON = "person", "A person's history"
+    PROVIDER_CHECK = "provider_check", "Asked a provider about a person"
 
 
 class AccessRecord(models.Model):

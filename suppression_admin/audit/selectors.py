@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db import connection
 from django.db.models import FETCH_RAISE, F, Q, QuerySet
 
-from suppression_admin.audit.identifiers import normalised
+from suppression_admin.audit.identifiers import normalised, ticket_key
 from suppression_admin.audit.models import (
     Operation,
     OperationEvent,
@@ -53,8 +53,10 @@ def operations_filtered(
     if status:
         operations = operations.filter(status=status)
     if ticket.strip():
-        operations = operations.filter(_matching("ticket", ticket.strip(), match))
+        operations = operations.filter(_matching("ticket_key", ticket_key(ticket), match))
     if identifier.strip():
+        if not normalised(identifier):
+            return operations.none()  # (the form refuses it: it names nobody)
         # IN, not a join: an operation touching the person twice must appear once.
         touched = items_matching(identifier, match).values("operation_id")
         operations = operations.filter(pk__in=touched)
@@ -96,7 +98,10 @@ def _next_string(prefix: str) -> str | None:
     stripped = prefix.rstrip(chr(0x10FFFF))
     if not stripped:
         return None
-    return stripped[:-1] + chr(ord(stripped[-1]) + 1)
+    following = ord(stripped[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates cannot be encoded; none is ever stored
+        following = 0xE000
+    return stripped[:-1] + chr(following)
 
 
 def person_items(identifier: str) -> QuerySet[OperationItem]:

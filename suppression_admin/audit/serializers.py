@@ -24,7 +24,7 @@ def jsonl_chunks(
     """Pieces of JSON Lines text: one line per operation (with only the items in ``items``,
     when given) and its calls; join them, or write them one after another."""
     for rows in operation_rows(operations, items=items, calls=True):
-        head = json.dumps(operation_facts(rows.operation), ensure_ascii=False)
+        head = _dumps(operation_facts(rows.operation))
         yield head[:-1] + ', "items": ['
         yield from _joined(
             {"identifier": identifier, "label": label, "outcome": outcome}
@@ -48,8 +48,17 @@ def jsonl_chunks(
 def _joined(objects: Iterable[dict[str, Any]]) -> Iterator[str]:
     separator = ""
     for value in objects:
-        yield separator + json.dumps(value, ensure_ascii=False)
+        yield separator + _dumps(value)
         separator = ", "
+
+
+# Legal in JSON, but line breaks to many readers (Python's str.splitlines, editors): one
+# operation must stay one line.
+LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False).translate(LINE_BREAKS)
 
 
 def operation_facts(operation: Operation) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from suppression_admin.audit.chain import ItemsDigest, operation_seal
-from suppression_admin.audit.identifiers import item_search_key
+from suppression_admin.audit.identifiers import item_search_key, ticket_key
 from suppression_admin.audit.models import (
     DONE_OUTCOMES,
     AccessRecord,
@@ -76,6 +76,7 @@ def operation_start(
                 actor_username=actor.get_username(),
                 reason=reason,
                 ticket=ticket,
+                ticket_key=ticket_key(ticket),
                 source=source,
                 source_detail=source_detail or {},
                 client_ip=client_ip or None,

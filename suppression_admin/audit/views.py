@@ -203,11 +203,13 @@ def person(request: HttpRequest, identifier: str) -> HttpResponse:
         actor=request.user,
         client_ip=client_address(request),
     )
-    providers = {item.operation.provider for item in page.object_list}
+    # WaLead is asked by public identifier: the one the history knows this person by
+    # (reached by a lead id, the key is that id, which WaLead's search does not know).
+    slugs = [item.label for item in page.object_list if item.operation.provider == Provider.WALEAD]
     context = {
         "key": key,
         "page": page,
-        "check_woodpecker": "@" in key,
-        "check_walead": "@" not in key and Provider.WALEAD in providers,
+        "check_email": key if "@" in key else "",
+        "check_lead": "" if "@" in key else next((s for s in slugs if s), ""),
     }
     return render(request, "audit/person.html", context)

@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from suppression_admin.accounts.access import reviewer_or_operator
-from suppression_admin.audit.models import Operation, Provider, Source
+from suppression_admin.audit.models import AccessKind, Operation, Provider, Source
+from suppression_admin.audit.services import access_record
 from suppression_admin.client_address import client_address
 from suppression_admin.connections import walead_client
 from suppression_admin.jobs.models import Job
@@ -35,6 +36,7 @@ from suppression_admin.walead.services import (
 can_unblock = permission_required("audit.perform_unblock", raise_exception=True)
 
 PAGE_TEMPLATE = "walead/blocked_leads.html"
+MIN_CHECKED_SLUG = 3
 SELECTION_CHANGED = (
     "The selection changed since this confirmation was shown (another tab?). Review it again."
 )
@@ -256,6 +258,16 @@ def blocked_check(request: HttpRequest) -> HttpResponse:
     """Is this lead blocked now? (A fragment, for a person's audit page.)"""
     slug = request.GET.get("lead", "").strip()[:320]
     context = {"provider": "WaLead", "who": slug, "where": "as blocked"}
+    if len(slug) < MIN_CHECKED_SLUG:
+        # WaLead's search matches parts: a short one would page through the whole list.
+        context["error"] = "Give a lead's whole LinkedIn public identifier to look up."
+        return render(request, "_blocked_check.html", context)
+    access_record(
+        AccessKind.PROVIDER_CHECK,
+        {"provider": "walead", "identifier": slug},
+        actor=request.user,
+        client_ip=client_address(request),
+    )
     try:
         context["blocked"] = lead_blocked(slug)
     except ProviderNotConfigured as error:

@@ -43,9 +43,14 @@ def uploads_delete_older(cutoff: datetime) -> int:
     folder = kept_dir()
     if not folder.is_dir():
         return 0
+    folder.chmod(0o700)
     deleted = 0
     for path in folder.iterdir():
-        if path.is_file() and path.stat().st_mtime < cutoff.timestamp():
+        if not path.is_file():
+            continue
+        if path.stat().st_mtime < cutoff.timestamp():
             path.unlink(missing_ok=True)
             deleted += 1
+        else:
+            path.chmod(0o600)  # (one kept before uploads were written owner-only)
     return deleted

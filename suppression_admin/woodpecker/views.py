@@ -7,6 +7,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from suppression_admin.accounts.access import reviewer_or_operator
+from suppression_admin.audit.models import AccessKind
+from suppression_admin.audit.services import access_record
+from suppression_admin.client_address import client_address
 from suppression_admin.connections import woodpecker_client
 from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
 from suppression_admin.woodpecker.services import email_on_blacklist
@@ -57,6 +60,15 @@ def blacklist_check(request: HttpRequest) -> HttpResponse:
     """Is this one address on the blacklist now? (A fragment, for a person's audit page.)"""
     email = request.GET.get("email", "").strip()[:320]
     context = {"provider": "Woodpecker", "who": email, "where": "on its blacklist"}
+    if "@" not in email:
+        context["error"] = "Give one whole email address to look up."
+        return render(request, "_blocked_check.html", context)
+    access_record(
+        AccessKind.PROVIDER_CHECK,
+        {"provider": "woodpecker", "identifier": email},
+        actor=request.user,
+        client_ip=client_address(request),
+    )
     try:
         context["blocked"] = email_on_blacklist(email)
     except ProviderNotConfigured as error:

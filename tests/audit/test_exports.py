@@ -126,3 +126,20 @@ def test_export_audit_takes_the_pages_filters(operator):
     assert [line["id"] for line in run_export("--reason", "mistake")] == [two.pk]
     with pytest.raises(CommandError, match="Provider: Select a valid choice"):
         run_export("--provider", "nope")
+
+
+def test_a_jsonl_line_stays_one_line_whatever_the_text(auditor_client, operator):
+    emails(operator, "a@example.com", reason="one\u2028two\u2029three\x85four")
+    emails(operator, "b@example.com")
+    text = body(auditor_client.get(JSONL_URL))
+    assert len(text.splitlines()) == 2
+    assert [json.loads(line)["reason"] for line in text.splitlines()][1] == (
+        "one\u2028two\u2029three\x85four"
+    )
+
+
+def test_an_identifier_that_names_nobody_is_a_filter_error_not_everything(auditor_client, operator):
+    emails(operator, "a@example.com")
+    response = auditor_client.get(CSV_URL, {"identifier": "linkedin.com/in/%2F", "match": "prefix"})
+    assert response.status_code == 400
+    assert "names no email address" in response.content.decode()

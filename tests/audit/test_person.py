@@ -62,7 +62,10 @@ def test_a_lead_is_found_by_its_profile_url_and_linked_from_the_detail(auditor_c
         person_url("https://www.linkedin.com/in/maria-gonzalez/")
     ).content.decode()
     assert html.count('data-testid="person-row"') == 1
-    assert reverse("walead:check") in html
+    assert f'{reverse("walead:check")}?lead=Maria-Gonzalez"' in html
+    # Reached by the lead id, WaLead is still asked by the public identifier.
+    by_id = auditor_client.get(person_url("101")).content.decode()
+    assert f'{reverse("walead:check")}?lead=Maria-Gonzalez"' in by_id
 
 
 def test_nobody_known_says_so(auditor_client):
@@ -84,6 +87,22 @@ def test_asking_woodpecker_now(auditor_client, listed, says):
     html = auditor_client.get(reverse("woodpecker:check"), {"email": "Ann@example.com"})
     assert says in html.content.decode()
     assert "email_filter=Ann%40example.com" in responses.calls[0].request.url
+    record = AccessRecord.objects.get()
+    assert record.kind == AccessKind.PROVIDER_CHECK
+    assert record.detail == {"provider": "woodpecker", "identifier": "Ann@example.com"}
+
+
+@pytest.mark.usefixtures("live_providers")
+@responses.activate
+@pytest.mark.parametrize(
+    ("name", "param", "value"), [("woodpecker", "email", "ann"), ("walead", "lead", "a")]
+)
+def test_a_check_needs_a_whole_identifier(auditor_client, name, param, value):
+    html = auditor_client.get(reverse(f"{name}:check"), {param: value}).content.decode()
+    assert "Not checked" in html
+    assert "whole" in html
+    assert not responses.calls
+    assert not AccessRecord.objects.exists()
 
 
 @pytest.mark.usefixtures("live_providers")

@@ -169,3 +169,36 @@ def test_the_search_key_and_the_final_counts_cannot_be_changed(operator):
         _raw("UPDATE audit_operation SET item_done = 0 WHERE id = %s", [finished.pk])
     assert running.items.get().search_key == "maria"
     assert Operation.objects.get(pk=finished.pk).item_done == 1
+
+
+def test_tickets_are_found_however_they_are_typed(operator):
+    found = email_operation(operator, "a@example.com", ticket=" SUP-1234 ")
+    assert ids(operations_filtered(ticket="sup-1234")) == {found.pk}
+    assert ids(operations_filtered(ticket="Sup-12", match=PREFIX)) == {found.pk}
+    assert Operation.objects.get(pk=found.pk).ticket == " SUP-1234 "  # kept as typed
+
+
+def test_a_linkedin_identifier_matches_encoded_or_not(operator):
+    encoded = record_operation(operator, [ItemDraft("101", "jos%C3%A9-m")])
+    plain = record_operation(operator, [ItemDraft("102", "José-M")])
+    assert ids(operations_filtered(identifier="josé-m")) == {encoded.pk, plain.pk}
+    assert ids(operations_filtered(identifier="jos%c3%a9-m")) == {encoded.pk, plain.pk}
+
+
+def test_an_identifier_naming_nobody_matches_nothing(operator):
+    email_operation(operator, "a@example.com")
+    assert ids(operations_filtered(identifier="linkedin.com/in/%2F", match=PREFIX)) == set()
+
+
+def test_a_prefix_ending_just_below_the_surrogates_is_searchable(operator):
+    email_operation(operator, "a@example.com", ticket="X\ud7ff")
+    assert len(ids(operations_filtered(ticket="x\ud7ff", match=PREFIX))) == 1
+
+
+def test_no_call_is_recorded_for_a_finished_operation(operator):
+    from suppression_admin.audit.services import AuditCallLog
+
+    finished = record_operation(operator, [ItemDraft("1", "a")])
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditCallLog(finished).started(method="GET", path="/x", item_count=0, body="")
+    assert Operation.objects.get(pk=finished.pk).calls.count() == 1

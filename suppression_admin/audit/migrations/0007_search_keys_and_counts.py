@@ -1,4 +1,4 @@
-"""Items get their search key and operations their stored counts (issue 8, fast at scale).
+"""Items get their search key, operations their ticket key and stored counts (issue 8).
 
 The append-only guards are lifted while the columns are added and the rows written so far
 get their values, then put back, with an item's search key among what can never change.
@@ -14,6 +14,10 @@ append_only = importlib.import_module("suppression_admin.audit.migrations.0005_a
 seals = importlib.import_module("suppression_admin.audit.migrations.0006_audit_seals")
 
 ITEM_FIXED = (*append_only.ITEM_FIXED, "search_key")
+OPERATION_FIXED = (*append_only.OPERATION_FIXED, "ticket_key")
+OPERATION_MESSAGE = (
+    "The audit log is append-only: a finished operation, or what was requested, cannot change."
+)
 ITEM_MESSAGE = (
     "The audit log is append-only: an item''s outcome is set once, while its operation runs."
 )
@@ -22,32 +26,71 @@ DONE = ("unblocked", "removed", "not_listed", "gone")
 BATCH = 2000
 
 
+GUARDS = (
+    # (table, condition besides a fixed column changing, fixed columns, message)
+    ("audit_operationitem", ITEM_CONDITION, ITEM_FIXED, ITEM_MESSAGE),
+    ("audit_operation", "OLD.finished_at IS NOT NULL OR ", OPERATION_FIXED, OPERATION_MESSAGE),
+)
+
+
+CALL_AFTER_FINISH = (
+    "(SELECT finished_at FROM audit_operation WHERE id = NEW.operation_id) IS NOT NULL"
+)
+CALL_MESSAGE = "The audit log is append-only: a finished operation makes no more calls."
+
+
 def install(schema_editor) -> None:
-    """The item guard of 0005, now also keeping the search key as written."""
-    if schema_editor.connection.vendor == "postgresql":
-        changed = (
-            f"ROW({append_only._row('NEW', ITEM_FIXED)}) IS DISTINCT FROM "
-            f"ROW({append_only._row('OLD', ITEM_FIXED)})"
-        )
+    """The update guards of 0005, now also keeping the search keys as written; and no call
+    recorded for a finished operation (a worker that lost its job must not send one)."""
+    postgres = schema_editor.connection.vendor == "postgresql"
+    if postgres:
         schema_editor.execute(
-            append_only._pg_guard(
-                "audit_operationitem_update", ITEM_CONDITION + changed, ITEM_MESSAGE
-            ),
+            append_only._pg_guard("audit_providercall_insert", CALL_AFTER_FINISH, CALL_MESSAGE),
             params=None,
         )
-        return
-    schema_editor.execute("DROP TRIGGER IF EXISTS audit_operationitem_update", params=None)
-    schema_editor.execute(
-        "CREATE TRIGGER audit_operationitem_update BEFORE UPDATE ON audit_operationitem "
-        f"WHEN {ITEM_CONDITION}{append_only._changed(ITEM_FIXED)} BEGIN "
-        f"SELECT RAISE(ABORT, '{ITEM_MESSAGE}'); END",
-        params=None,
-    )
+        schema_editor.execute(
+            "DROP TRIGGER IF EXISTS audit_providercall_insert ON audit_providercall", params=None
+        )
+        schema_editor.execute(
+            "CREATE TRIGGER audit_providercall_insert BEFORE INSERT ON audit_providercall "
+            "FOR EACH ROW EXECUTE FUNCTION audit_providercall_insert()",
+            params=None,
+        )
+    else:
+        schema_editor.execute("DROP TRIGGER IF EXISTS audit_providercall_insert", params=None)
+        schema_editor.execute(
+            "CREATE TRIGGER audit_providercall_insert BEFORE INSERT ON audit_providercall "
+            f"WHEN {CALL_AFTER_FINISH} BEGIN SELECT RAISE(ABORT, '{CALL_MESSAGE}'); END",
+            params=None,
+        )
+    for table, condition, fixed, message in GUARDS:
+        if postgres:
+            changed = (
+                f"ROW({append_only._row('NEW', fixed)}) IS DISTINCT FROM "
+                f"ROW({append_only._row('OLD', fixed)})"
+            )
+            guard = append_only._pg_guard(f"{table}_update", condition + changed, message)
+            schema_editor.execute(guard, params=None)
+            continue
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_update", params=None)
+        schema_editor.execute(
+            f"CREATE TRIGGER {table}_update BEFORE UPDATE ON {table} "
+            f"WHEN {condition}{append_only._changed(fixed)} BEGIN "
+            f"SELECT RAISE(ABORT, '{message}'); END",
+            params=None,
+        )
 
 
 def uninstall(schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":  # (0005's uninstall drops the function)
-        schema_editor.execute("DROP TRIGGER IF EXISTS audit_operationitem_update", params=None)
+    if schema_editor.connection.vendor == "postgresql":  # (0005's uninstall drops the rest)
+        schema_editor.execute(
+            "DROP TRIGGER IF EXISTS audit_providercall_insert ON audit_providercall", params=None
+        )
+        schema_editor.execute("DROP FUNCTION IF EXISTS audit_providercall_insert()", params=None)
+        return
+    schema_editor.execute("DROP TRIGGER IF EXISTS audit_providercall_insert", params=None)
+    for table, *_ in GUARDS:
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_update", params=None)
 
 
 def lift_guards(apps, schema_editor) -> None:
@@ -72,7 +115,7 @@ def unguard_again(apps, schema_editor) -> None:
 
 def fill_in(apps, schema_editor) -> None:
     """Search keys and counts for the rows written before this migration."""
-    from suppression_admin.audit.identifiers import item_search_key
+    from suppression_admin.audit.identifiers import item_search_key, ticket_key
 
     item_model = apps.get_model("audit", "OperationItem")
     operation_model = apps.get_model("audit", "Operation")
@@ -98,9 +141,11 @@ def fill_in(apps, schema_editor) -> None:
         .values_list("operation_id")
         .annotate(n=models.Count("pk"))
     )
-    for operation in operation_model.objects.only("finished_at").iterator(chunk_size=BATCH):
+    operations = operation_model.objects.only("finished_at", "ticket")
+    for operation in operations.iterator(chunk_size=BATCH):
         counts = outcomes.get(operation.pk, {})
         operation_model.objects.filter(pk=operation.pk).update(
+            ticket_key=ticket_key(operation.ticket),
             item_total=sum(counts.values()),
             item_done=sum(n for outcome, n in counts.items() if outcome in DONE),
             call_total=calls.get(operation.pk, 0),
@@ -141,10 +186,17 @@ class Migration(migrations.Migration):
             name="search_key",
             field=models.CharField(blank=True, default="", max_length=320),
         ),
+        migrations.AddField(
+            model_name="operation",
+            name="ticket_key",
+            field=models.CharField(blank=True, default="", max_length=200),
+        ),
         migrations.AddIndex(
             model_name="operation",
             index=models.Index(
-                fields=["ticket"], name="audit_operation_ticket", opclasses=["varchar_pattern_ops"]
+                fields=["ticket_key"],
+                name="audit_operation_ticket",
+                opclasses=["varchar_pattern_ops"],
             ),
         ),
         migrations.AddIndex(

@@ -70,6 +70,7 @@ class Migration(migrations.Migration):
                             ("job_result", "Job result download"),
                             ("unused_rows", "Unused rows download"),
                             ("person", "A person's history"),
+                            ("provider_check", "Asked a provider about a person"),
                         ],
                         max_length=30,
                     ),
