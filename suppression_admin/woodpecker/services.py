@@ -140,7 +140,7 @@ def unused_rows_csv(rows: list[UnusedRow]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(["row", "value", "reason"])
     for row in sorted(rows, key=lambda unused: unused.row):
-        writer.writerow([row.row, neutralise(row.value), row.reason])
+        writer.writerow([row.row, neutralise(row.value), neutralise(row.reason)])
     return buffer.getvalue()
 
 

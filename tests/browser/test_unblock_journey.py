@@ -98,4 +98,17 @@ def test_operator_unblocks_and_auditor_finds_and_exports_it(page, sandbox, worke
     expect(page.locator("body")).to_contain_text(target.public_identifier)
     expect(page.locator("body")).to_contain_text("DELETE")
 
+    # The person's history, from their identifier; WaLead asked now: no longer blocked.
+    page.get_by_role("link", name=target.public_identifier).click()
+    expect(page.get_by_test_id("person-row")).to_have_count(1)
+    page.get_by_test_id("check-now").click()
+    expect(page.get_by_test_id("check-walead")).to_contain_text("Not blocked")
+
+    # On a phone, the audit's pages keep the screen's width (wide tables scroll in place).
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in (page.url, f"{base}/audit/{operation.pk}/", f"{base}/audit/access/"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    # The export, the check, and the history seen twice (desktop, then phone).
+    expect(page.get_by_test_id("access-row")).to_have_count(4)
     assert page.problems == []  # no CSP violation, no script error on any page
