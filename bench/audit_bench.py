@@ -67,6 +67,7 @@ def seed(small: int, big: int) -> dict:
     from django.contrib.auth.models import Permission, User
     from django.core.management import call_command
     from django.db import connection
+    from django.db.models import F
 
     from suppression_admin.audit.identifiers import item_search_key
     from suppression_admin.audit.models import Operation, ProviderCall
@@ -90,12 +91,11 @@ def seed(small: int, big: int) -> dict:
             actor_username=actor.username,
             created_at=created,
             started_at=created,
-            finished_at=created + timedelta(seconds=3),
             reason=rng.choice(REASONS),
             ticket=ticket,
             ticket_key=ticket.lower(),
             source="file",
-            status="succeeded",
+            status="in_progress",
             summary=f"{items} requested.",
             item_total=items,
             item_done=done,
@@ -155,6 +155,8 @@ def seed(small: int, big: int) -> dict:
             )
             for op in created
         )
+    # Finished last: the database refuses calls for a finished operation.
+    Operation.objects.update(status="succeeded", finished_at=F("started_at") + timedelta(seconds=3))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
