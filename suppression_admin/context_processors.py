@@ -1,7 +1,32 @@
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.http import HttpRequest
 
+from suppression_admin.connections import walead_endpoint, woodpecker_endpoint
+from suppression_admin.providers.errors import ProviderNotConfigured
 
-def sandbox(request: HttpRequest) -> dict[str, bool]:
-    """Every page shows a banner in sandbox mode, so nobody mistakes it for production."""
-    return {"sandbox_mode": settings.SUPPRESSION_SANDBOX}
+
+def sandbox(request: HttpRequest) -> dict:
+    """In sandbox mode every page says, per provider, where its requests really go: a
+    provider whose *_BASE_URL is set explicitly is live even then, and the banner turns red
+    so nobody mistakes a live provider for the sandbox."""
+    if not settings.SUPPRESSION_SANDBOX:
+        return {"sandbox_mode": False}
+    providers = [_where("WaLead", walead_endpoint), _where("Woodpecker", woodpecker_endpoint)]
+    return {
+        "sandbox_mode": True,
+        "sandbox_providers": providers,
+        "sandbox_any_live": any(live for _, _, live in providers),
+    }
+
+
+def _where(name: str, endpoint_for) -> tuple[str, str, bool]:
+    """(provider, where its requests go, whether that is live)."""
+    try:
+        endpoint = endpoint_for()
+    except ProviderNotConfigured:
+        return name, "not configured", False
+    if endpoint.mode == "sandbox":
+        return name, "sandbox", False
+    return name, f"live at {urlsplit(endpoint.base_url).hostname}", True

@@ -5,6 +5,7 @@ The variable names are a contract: tools outside the project set them. See READM
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_tasks_db",
+    "axes",
     "suppression_admin.accounts",
     "suppression_admin.audit",
     "suppression_admin.keys",
@@ -77,11 +79,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "suppression_admin.accounts.no_store.NoStoreMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # (LoginRequiredMiddleware acts in process_view, after this one has ended a session.)
+    "suppression_admin.accounts.sessions.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: it answers a refused sign-in (too many failures) with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "suppression_admin.urls"
@@ -197,6 +204,30 @@ if PERSONAL_DATA_RETENTION_DAYS < 1:
 # Commands each worker runs once a day while it lives (and when it starts).
 WORKER_DAILY_COMMANDS = ["purge_personal_data"]
 
+# --- Sign-in and sessions ---------------------------------------------------------------------
+
+# django-axes counts failed sign-ins (both login pages) per username and, apart, per client
+# address: after AXES_FAILURE_LIMIT within the cool-off, that name (or address) is refused
+# until AXES_COOLOFF_TIME has passed since its last failure. The address is the audit's
+# (client_address: TRUSTED_PROXY_COUNT), so a forged X-Forwarded-For changes nothing.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "suppression_admin.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "suppression_admin.accounts.lockout.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_SENSITIVE_PARAMETERS = ["password"]
+
+# Signed out after SESSION_IDLE_SECONDS without activity, and SESSION_ABSOLUTE_SECONDS after
+# signing in whatever happens (accounts.sessions).
+SESSION_IDLE_SECONDS = int(os.environ.get("SESSION_IDLE_MINUTES", "30")) * 60
+SESSION_ABSOLUTE_SECONDS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")) * 3600
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+
 # How many reverse proxies of ours stand in front of the app (each appends to
 # X-Forwarded-For). 0: the client connects directly and REMOTE_ADDR is its address.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
@@ -215,6 +246,21 @@ WALEAD_API_KEY = os.environ.get("WALEAD_API_KEY", "")
 WALEAD_BASE_URL = os.environ.get("WALEAD_BASE_URL", "").rstrip("/")
 WOODPECKER_API_KEY = os.environ.get("WOODPECKER_API_KEY", "")
 WOODPECKER_BASE_URL = os.environ.get("WOODPECKER_BASE_URL", "").rstrip("/")
+
+
+def _live(key: str, base_url: str) -> bool:
+    return bool(key) and (not SUPPRESSION_SANDBOX or bool(base_url))
+
+
+if DEBUG and (
+    _live(WALEAD_API_KEY, WALEAD_BASE_URL) or _live(WOODPECKER_API_KEY, WOODPECKER_BASE_URL)
+):
+    # Debug error pages show requests, settings and local variables: never with real keys
+    # and real people's data.
+    raise ImproperlyConfigured(
+        "DEBUG=1 with a live provider key is refused: debug pages would show what they hold. "
+        "Unset DEBUG, or use the sandbox (SUPPRESSION_SANDBOX=1, no *_BASE_URL)."
+    )
 
 # Ids per WaLead DELETE. The API documents no maximum, so we send bounded chunks.
 WALEAD_UNBLOCK_CHUNK_SIZE = int(os.environ.get("WALEAD_UNBLOCK_CHUNK_SIZE", "100"))

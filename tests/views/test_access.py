@@ -13,9 +13,10 @@ EXEMPT_PREFIXES = (
     "admin/",  # Django admin: its own login and staff checks
     "sandbox/",  # provider APIs: authenticated by x-api-key, 404 unless sandbox mode
     "accounts/login/",  # must be reachable to log in
+    "healthz",  # for load balancers: no login, nothing about people (tests/views/test_health.py)
 )
 # Pages any logged-in user may see.
-OPEN_TO_ANY_USER = {"", "accounts/logout/"}
+OPEN_TO_ANY_USER = {"", "accounts/logout/", "accounts/password/", "accounts/password/done/"}
 SAMPLE_VALUES = {
     "int": "1",
     "uuid": "00000000-0000-4000-8000-000000000001",
@@ -122,3 +123,19 @@ def test_sandbox_banner_only_in_sandbox_mode(operator_client, settings):
     assert b"Sandbox mode" not in operator_client.get(reverse("home")).content
     settings.SUPPRESSION_SANDBOX = True
     assert b"Sandbox mode" in operator_client.get(reverse("home")).content
+
+
+def test_the_banner_tells_per_provider_where_requests_go(operator_client, settings):
+    settings.SUPPRESSION_SANDBOX = True
+    settings.WALEAD_BASE_URL = ""
+    settings.WOODPECKER_BASE_URL = ""
+    html = operator_client.get(reverse("home")).content.decode()
+    assert "WaLead: sandbox · Woodpecker: sandbox." in html
+    assert "Nothing here reaches WaLead or Woodpecker." in html
+    assert 'class="sandbox-banner"' in html
+    settings.WOODPECKER_BASE_URL = "https://api.woodpecker.co/rest"
+    settings.WOODPECKER_API_KEY = "a-live-key-0123456789"
+    html = operator_client.get(reverse("home")).content.decode()
+    assert "Woodpecker: <strong>live at api.woodpecker.co</strong>" in html
+    assert 'class="sandbox-banner live"' in html
+    assert "a-live-key-0123456789" not in html
