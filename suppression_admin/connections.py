@@ -7,6 +7,7 @@ the same client code), unless that provider's *_BASE_URL is set explicitly.
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from suppression_admin.keys.lock import one_request_at_a_time
 from suppression_admin.providers.base import CallLog, Timeouts
@@ -57,6 +58,7 @@ def woodpecker_endpoint() -> Endpoint:
     )
 
 
+@sensitive_variables("endpoint", "guard")
 def walead_client(*, call_log: CallLog | None = None, one_at_a_time: bool = False) -> WaleadClient:
     """Raises ProviderNotConfigured when WaLead has no key and the sandbox is off.
 
@@ -83,6 +85,7 @@ def walead_client(*, call_log: CallLog | None = None, one_at_a_time: bool = Fals
     )
 
 
+@sensitive_variables("endpoint", "guard")
 def woodpecker_client(
     *, call_log: CallLog | None = None, wait_seconds: float | None = None
 ) -> WoodpeckerClient:
@@ -108,6 +111,7 @@ def woodpecker_client(
     )
 
 
+@sensitive_variables("key")
 def _endpoint(
     *,
     name: str,

@@ -22,3 +22,5 @@ urlpatterns = [
     path("sandbox/", include("suppression_admin.sandbox.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "suppression_admin.views.forbidden"

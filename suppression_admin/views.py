@@ -64,3 +64,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "failing", **checks}, status=200 if healthy else 503
     )
+
+
+# Who each part of the site is for: a refusal names the group that may enter.
+ROLE_OF_PREFIX = (
+    ("/audit/", "Auditors"),
+    ("/walead/", "Operators"),
+    ("/woodpecker/", "Operators"),
+    ("/jobs/", "Operators"),
+)
+
+
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 403 page (``handler403``), saying which role the page needs."""
+    role = next((role for prefix, role in ROLE_OF_PREFIX if request.path.startswith(prefix)), "")
+    return render(request, "403.html", {"role": role}, status=403)
