@@ -144,11 +144,17 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 # Our vendored htmx (from the npm package) lives at static/django_htmx/htmx-2.min.js, so
 # FileSystemFinder serves it in place of the copy bundled with django-htmx, and
 # {% htmx_script %} loads the file we pinned.
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves collectstatic's output, compressed, under hashed names cached for ever
+# (in DEBUG, Django serves the plain files instead).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -156,9 +162,24 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS=1: the site is served only over HTTPS (by itself or a TLS-terminating proxy):
+# redirect to it, secure cookies, HSTS. TLS_PROXY=1: a proxy of ours terminates TLS and says
+# so in X-Forwarded-Proto (it must set that header itself, overwriting any from the client).
+HTTPS = env_bool("HTTPS", default=False)
+SESSION_COOKIE_SECURE = HTTPS or env_bool("SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Preloading commits the whole domain to HTTPS in browsers for months: its owners'
+    # decision (HSTS_PRELOAD=1), not this app's; the deploy check is told so.
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", default=False)
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+if env_bool("TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The site's own https://host origins, when a proxy makes the Host differ from them.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 SECURE_CSP = {
     "default-src": [CSP.SELF],

@@ -36,6 +36,8 @@ def test_operator_unblocks_and_auditor_finds_and_exports_it(page, sandbox, worke
     matching = SandboxBlockedLead.objects.filter(public_identifier__icontains=term)
 
     # Operator: log in, search as you type, tick two leads, confirm with a reason.
+    counts: list[str] = []
+    page.on("request", lambda r: "matching-count" in r.url and counts.append(r.url))
     log_in(page, base, "olga.operator", "/walead/")
     expect(page.locator(".sandbox-banner")).to_be_visible()
     expect(page.locator("#results tbody tr")).to_have_count(25)
@@ -50,6 +52,11 @@ def test_operator_unblocks_and_auditor_finds_and_exports_it(page, sandbox, worke
     page.locator("#search").press_sequentially(term, delay=30)
     expect(page.locator("#results tbody tr")).to_have_count(min(matching.count(), 25))
     assert f"search={term}" in page.url
+
+    # The count of matching leads is asked with its own parameters: never the form's CSRF
+    # token in a URL (access logs keep URLs).
+    assert counts
+    assert not [url for url in counts if "csrfmiddlewaretoken" in url]
 
     page.get_by_label(f"Select {target.public_identifier}").check()
     expect(page.get_by_test_id("selected-count")).to_have_text("1 selected")
