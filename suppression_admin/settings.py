@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "suppression_admin.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -202,14 +203,33 @@ TASKS = {
     }
 }
 
+# One handler, on the root: every line printed once (see suppression_admin.logs).
+# LOG_FORMAT=json: one JSON object per line, with the request's id.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "suppression_admin.logs.JsonLines"},
+    },
+    "filters": {
+        "ordinary_refusals": {"()": "suppression_admin.logs.OrdinaryRefusals"},
+        "no_query_strings": {"()": "suppression_admin.logs.NoQueryStrings"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if os.environ.get("LOG_FORMAT") == "json" else "plain",
+            "filters": ["ordinary_refusals", "no_query_strings"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # urllib3 logs full URLs at DEBUG; keep it quiet so nothing request-shaped leaks by default.
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler (in DEBUG) would print each line a second time.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # urllib3 logs full URLs at DEBUG; keep it quiet so nothing request-shaped leaks.
+        "urllib3": {"level": "WARNING"},
+    },
 }
 
 # Signs the audit chain's checkpoints (manage.py audit_checkpoint); kept out of the database.
