@@ -322,3 +322,20 @@ def test_matching_count_failure_still_offers_the_button(operator_client):
     html = operator_client.get(reverse("walead:matching_count"), {"search": "x"}).content.decode()
     assert "Select all leads matching “x”" in html
     assert "could not count them" in html
+
+
+@responses.activate
+def test_a_lead_whose_reason_and_slug_hold_nul_can_still_be_unblocked(operator_client):
+    hostile = {**lead(1), "publicIdentifier": "ann\u0000e", "reason": "Opted\u0000out"}
+    page = show_page(operator_client, [hostile, lead(2)])
+    assert page.status_code == 200
+    assert "ann\ufffde" in page.content.decode()
+    select(operator_client, ["id-1"], ["id-1", "id-2"])
+    token = confirm_token(operator_client)
+    response = operator_client.post(
+        reverse("walead:unblock_submit"),
+        {"lead": ["id-1"], "reason": "Client re-engaged", "token": token, "acknowledge": "on"},
+    )
+    assert response.status_code == 302
+    item = Operation.objects.get().items.get()
+    assert (item.label, item.original_reason) == ("ann\ufffde", "Opted\ufffdout")
