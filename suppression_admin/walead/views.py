@@ -14,9 +14,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from suppression_admin import provider_checks
 from suppression_admin.accounts.access import reviewer_or_operator
-from suppression_admin.audit.models import AccessKind, Operation, Provider, Source
-from suppression_admin.audit.services import access_record
+from suppression_admin.audit.models import Operation, Provider, Source
 from suppression_admin.client_address import client_address
 from suppression_admin.connections import walead_client
 from suppression_admin.jobs.models import Job
@@ -257,21 +257,14 @@ def _back_to_list(request: HttpRequest) -> str:
 def blocked_check(request: HttpRequest) -> HttpResponse:
     """Is this lead blocked now? (A fragment, for a person's audit page.)"""
     slug = request.GET.get("lead", "").strip()[:320]
-    context = {"provider": "WaLead", "who": slug, "where": "as blocked"}
-    if len(slug) < MIN_CHECKED_SLUG:
+    return provider_checks.blocked_check(
+        request,
+        provider="WaLead",
+        who=slug,
+        where="as blocked",
         # WaLead's search matches parts: a short one would page through the whole list.
-        context["error"] = "Give a lead's whole LinkedIn public identifier to look up."
-        return render(request, "_blocked_check.html", context)
-    access_record(
-        AccessKind.PROVIDER_CHECK,
-        {"provider": "walead", "identifier": slug},
-        actor=request.user,
-        client_ip=client_address(request),
+        refused=""
+        if len(slug) >= MIN_CHECKED_SLUG
+        else "Give a lead's whole LinkedIn public identifier to look up.",
+        ask=lead_blocked,
     )
-    try:
-        context["blocked"] = lead_blocked(slug)
-    except ProviderNotConfigured as error:
-        context["not_configured"] = str(error)
-    except ProviderError as error:
-        context["error"] = error.message
-    return render(request, "_blocked_check.html", context)

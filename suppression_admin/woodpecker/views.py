@@ -6,10 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from suppression_admin import provider_checks
 from suppression_admin.accounts.access import reviewer_or_operator
-from suppression_admin.audit.models import AccessKind
-from suppression_admin.audit.services import access_record
-from suppression_admin.client_address import client_address
 from suppression_admin.connections import woodpecker_client
 from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
 from suppression_admin.woodpecker.services import email_on_blacklist
@@ -59,22 +57,11 @@ def blacklist(request: HttpRequest) -> HttpResponse:
 def blacklist_check(request: HttpRequest) -> HttpResponse:
     """Is this one address on the blacklist now? (A fragment, for a person's audit page.)"""
     email = request.GET.get("email", "").strip()[:320]
-    context = {"provider": "Woodpecker", "who": email, "where": "on its blacklist"}
-    if "@" not in email:
-        context["error"] = "Give one whole email address to look up."
-        return render(request, "_blocked_check.html", context)
-    access_record(
-        AccessKind.PROVIDER_CHECK,
-        {"provider": "woodpecker", "identifier": email},
-        actor=request.user,
-        client_ip=client_address(request),
+    return provider_checks.blocked_check(
+        request,
+        provider="Woodpecker",
+        who=email,
+        where="on its blacklist",
+        refused="" if "@" in email else "Give one whole email address to look up.",
+        ask=email_on_blacklist,
     )
-    try:
-        context["blocked"] = email_on_blacklist(email)
-    except ProviderNotConfigured as error:
-        context["not_configured"] = str(error)
-    except ProviderError as error:
-        context["error"] = error.message
-    except ValueError as error:
-        context["error"] = str(error)
-    return render(request, "_blocked_check.html", context)

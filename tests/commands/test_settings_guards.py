@@ -32,7 +32,7 @@ def check(**env) -> subprocess.CompletedProcess:
             "DEBUG": "1",
             "SUPPRESSION_SANDBOX": "1",
             "WALEAD_API_KEY": "k" * 20,
-            "WALEAD_BASE_URL": "https://app-api.walead.ai/api",
+            "WALEAD_BASE_URL": "https://walead.example/api",
         },
     ],
 )

@@ -133,9 +133,9 @@ def test_the_banner_tells_per_provider_where_requests_go(operator_client, settin
     assert "WaLead: sandbox · Woodpecker: sandbox." in html
     assert "Nothing here reaches WaLead or Woodpecker." in html
     assert 'class="sandbox-banner"' in html
-    settings.WOODPECKER_BASE_URL = "https://api.woodpecker.co/rest"
+    settings.WOODPECKER_BASE_URL = "https://woodpecker.example/rest"
     settings.WOODPECKER_API_KEY = "a-live-key-0123456789"
     html = operator_client.get(reverse("home")).content.decode()
-    assert "Woodpecker: <strong>live at api.woodpecker.co</strong>" in html
+    assert "Woodpecker: <strong>live at woodpecker.example</strong>" in html
     assert 'class="sandbox-banner live"' in html
     assert "a-live-key-0123456789" not in html
