@@ -190,8 +190,10 @@ class OperationItem(models.Model):
     position = models.PositiveIntegerField()
     # What the provider knows the item by: WaLead's blocked-lead id, or the email address.
     identifier = models.CharField(max_length=320)
-    # What a person knows it by: the LinkedIn public identifier (blank for emails).
-    label = models.CharField(max_length=320, blank=True)
+    # What a person knows it by: the LinkedIn public identifier (blank for emails). Text,
+    # not a bounded column: WaLead sets no limit, and a lead must stay unblockable however
+    # long its slug (the search key below holds its first 320 characters).
+    label = models.TextField(blank=True)
     # audit.identifiers.item_search_key(identifier, label), written with the item.
     search_key = models.CharField(max_length=320, blank=True, default="")
     original_reason = models.TextField(blank=True)

@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from requests.utils import get_encoding_from_headers
 from urllib3.util.retry import Retry
 
+from suppression_admin.outside_text import safe_json_text
 from suppression_admin.providers import split
 from suppression_admin.providers.errors import (
     ProviderAuthError,
@@ -406,8 +407,8 @@ class ProviderClient:
         text = b"".join(chunks).decode(encoding, errors="replace")
         # Before anything reads it: an answer echoing our key must not carry it further, and
         # a NUL (raw, or escaped in JSON) could not be stored by PostgreSQL, which would
-        # break the recording of this very answer.
-        return scrub(without_nul(text), [self._api_key])
+        # break the recording of this very answer; other controls would mislead a reader.
+        return scrub(safe_json_text(text), [self._api_key])
 
     def _interpret(self, status: int, text: str, retry_after_header: str | None) -> Answer:
         excerpt = text[:EXCERPT_CHARS]
@@ -504,17 +505,6 @@ def _first_arg_exception(error: BaseException) -> BaseException | None:
 def encode_json(value: Any) -> str:
     """A request body exactly as the client sends it (the audit records this text)."""
     return json.dumps(value, separators=(",", ":"))
-
-
-NUL_ESCAPE = "\\u0000"
-
-
-def without_nul(text: str) -> str:
-    """``text`` with every NUL, and every JSON escape of one, made U+FFFD (the replacement
-    character), so the answer parses as before and any text taken from it is storable."""
-    if "\x00" not in text and NUL_ESCAPE not in text:
-        return text
-    return text.replace("\x00", "\ufffd").replace(NUL_ESCAPE, "\\ufffd")
 
 
 def error_detail(text: str) -> str:

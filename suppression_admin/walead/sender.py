@@ -8,6 +8,7 @@ from suppression_admin.audit.services import AuditCallLog
 from suppression_admin.connections import walead_client, walead_endpoint
 from suppression_admin.jobs.models import Job
 from suppression_admin.jobs.senders import PendingItem, Sender, Verdict
+from suppression_admin.outside_text import search_term
 from suppression_admin.providers.base import Answer, Request
 
 
@@ -38,10 +39,11 @@ class WaleadSender(Sender):
         )
 
     def still_listed(self, items: Sequence[PendingItem]) -> set[str]:
-        # The API cannot look a lead up by id: search its public identifier.
+        # The API cannot look a lead up by id: search its public identifier (the part of it
+        # we could keep as given, when WaLead's text held characters we replaced).
         blocked = set()
         for item in items:
-            for lead in self.client.iter_blocked_leads(search=item.label):
+            for lead in self.client.iter_blocked_leads(search=search_term(item.label)):
                 if lead.id == item.identifier:
                     blocked.add(item.identifier)
                     break

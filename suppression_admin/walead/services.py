@@ -18,6 +18,7 @@ from suppression_admin.connections import walead_client, walead_endpoint
 from suppression_admin.jobs.models import RETRIED_OUTCOMES, Job
 from suppression_admin.jobs.services import RetryRefused, job_create
 from suppression_admin.keys.lock import key_fingerprint
+from suppression_admin.outside_text import REPLACEMENT, search_term
 from suppression_admin.providers.walead import BlockedLead
 
 REASON_REQUIRED = "Give a reason for unblocking: it goes into the audit log."
@@ -57,6 +58,11 @@ class LeadSnapshot:
     @property
     def looks_like_opt_out(self) -> bool:
         return reason_looks_like_opt_out(self.reason)
+
+    @property
+    def text_replaced(self) -> bool:
+        """Whether WaLead's text for this lead held characters we replaced (outside_text)."""
+        return REPLACEMENT in self.public_identifier or REPLACEMENT in self.reason
 
 
 def reason_looks_like_opt_out(reason: str | None) -> bool:
@@ -105,6 +111,8 @@ def leads_unblock(
     ] + [ItemDraft(identifier=lead_id) for lead_id in missing]
     if retry_of is not None:
         source_detail = {**(source_detail or {}), "retry_of": retry_of.pk}
+    if replaced := [lead.id for lead in unique if lead.text_replaced]:
+        source_detail = {**(source_detail or {}), "leads_with_replaced_characters": replaced}
     with transaction.atomic():
         operation, created = operation_start(
             provider=Provider.WALEAD,
@@ -173,5 +181,5 @@ def lead_blocked(public_identifier: str) -> bool:
     wanted = public_identifier.lower()
     return any(
         lead.public_identifier.lower() == wanted
-        for lead in leads_matching(search=public_identifier)
+        for lead in leads_matching(search=search_term(public_identifier))
     )

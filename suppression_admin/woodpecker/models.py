@@ -33,7 +33,7 @@ class RemovalDraft(models.Model):
     filename = models.CharField(max_length=255, blank=True)
     size_bytes = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
-    column_label = models.CharField(max_length=200, blank=True)
+    column_label = models.TextField(blank=True)  # names a header and a sheet: unbounded
     rows = models.PositiveIntegerField(default=0)
     valid_count = models.PositiveIntegerField(default=0)
     invalid_count = models.PositiveIntegerField(default=0)

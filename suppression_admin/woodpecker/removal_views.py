@@ -65,7 +65,14 @@ class SourceForm(forms.Form):
 
 class ColumnForm(forms.Form):
     token = forms.UUIDField(widget=forms.HiddenInput)
-    column = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label="Email column")
+    # A ColumnCandidate.choice: "column", or "sheet:column" in a workbook (0-based).
+    column = forms.RegexField(
+        regex=r"^([0-9]{1,4}:)?[0-9]{1,5}$", widget=forms.RadioSelect, label="Email column"
+    )
+
+    def sheet_and_column(self) -> tuple[int | None, int]:
+        sheet, _, column = self.cleaned_data["column"].rpartition(":")
+        return (int(sheet) if sheet else None), int(column)
 
 
 class ConfirmForm(forms.Form):
@@ -105,7 +112,7 @@ def _ask_for_column(request: HttpRequest, upload, choice: ColumnChoiceNeeded) ->
     token = upload_keep(upload.chunks())
     request.session[PENDING_UPLOAD_KEY] = {"token": token, "name": upload.name}
     form = ColumnForm(initial={"token": uuid.UUID(hex=token)})
-    form.fields["column"].choices = _column_choices(choice)
+    form.fields["column"].widget.choices = _column_choices(choice)
     return render(
         request,
         "woodpecker/removal_column.html",
@@ -113,9 +120,9 @@ def _ask_for_column(request: HttpRequest, upload, choice: ColumnChoiceNeeded) ->
     )
 
 
-def _column_choices(choice: ColumnChoiceNeeded) -> list[tuple[int, str]]:
+def _column_choices(choice: ColumnChoiceNeeded) -> list[tuple[str, str]]:
     return [
-        (candidate.index, f"{candidate.label} — e.g. {', '.join(candidate.samples[:3])}")
+        (candidate.choice, f"{candidate.label} — e.g. {', '.join(candidate.samples[:3])}")
         for candidate in choice.candidates
     ]
 
@@ -125,7 +132,6 @@ def _column_choices(choice: ColumnChoiceNeeded) -> list[tuple[int, str]]:
 def removal_column(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING_UPLOAD_KEY) or {}
     form = ColumnForm(request.POST)
-    form.fields["column"].choices = [(i, str(i)) for i in range(1000)]
     path = upload_path(str(pending.get("token", "")))
     if (
         path is None
@@ -134,13 +140,15 @@ def removal_column(request: HttpRequest) -> HttpResponse:
     ):
         messages.error(request, "That column choice has expired. Upload the file again.")
         return redirect("woodpecker:removal_new")
+    sheet, column = form.sheet_and_column()
     try:
         with path.open("rb") as kept:
             draft = draft_from_upload(
                 actor=request.user,
                 data=kept,
                 filename=pending["name"],
-                column=form.cleaned_data["column"],
+                column=column,
+                sheet=sheet,
             )
     except FileNotFoundError:
         messages.error(request, "That upload is gone. Upload the file again.")

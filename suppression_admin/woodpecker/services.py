@@ -22,6 +22,7 @@ from suppression_admin.connections import woodpecker_client, woodpecker_endpoint
 from suppression_admin.jobs.models import RETRIED_OUTCOMES, Job
 from suppression_admin.jobs.services import RetryRefused, job_create, job_retry_check
 from suppression_admin.keys.lock import key_fingerprint
+from suppression_admin.outside_text import safe_text
 from suppression_admin.woodpecker.ingest import (
     IngestResult,
     Limits,
@@ -67,17 +68,23 @@ def upload_limits() -> Limits:
 
 
 def draft_from_upload(
-    *, actor: AbstractBaseUser, data: BinaryIO, filename: str, column: int | None = None
+    *,
+    actor: AbstractBaseUser,
+    data: BinaryIO,
+    filename: str,
+    column: int | None = None,
+    sheet: int | None = None,
 ) -> RemovalDraft:
     """Read an uploaded file into a draft and start its blacklist look-up.
 
     Raises IngestRefused (ColumnChoiceNeeded when the operator must pick the column).
     """
-    result = ingest_upload(data, filename=filename, limits=upload_limits(), column=column)
-    digest, size = file_sha256(data)
-    draft = draft_create(
-        actor=actor, result=result, file=FileFacts(name=filename, size=size, sha256=digest)
+    result = ingest_upload(
+        data, filename=filename, limits=upload_limits(), column=column, sheet=sheet
     )
+    digest, size = file_sha256(data)
+    name = safe_text(filename)[:255]
+    draft = draft_create(actor=actor, result=result, file=FileFacts(name, size, sha256=digest))
     _schedule_lookup(draft)
     return draft
 

@@ -3,6 +3,7 @@
 import io
 import json
 
+import openpyxl
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -61,6 +62,20 @@ def test_two_email_columns_name_the_choices(tmp_path, operator):
         "2",
     )
     assert json.loads(out)["valid"] == ["a@h.com"]
+
+
+@pytest.mark.django_db
+def test_two_sheets_with_addresses_name_the_sheet_and_column_to_choose(tmp_path, operator):
+    book = openpyxl.Workbook()
+    book.active.append(["old@example.com"])
+    book.create_sheet("Current").append(["new@example.com"])
+    path = tmp_path / "lists.xlsx"
+    book.save(path)
+    with pytest.raises(CommandError, match='--sheet 2 --column 1 for column 1 .* "Current"'):
+        run(str(path), "--reason", "r", "--actor", operator.username, "--dry-run")
+    args = ("--reason", "r", "--actor", operator.username, "--dry-run", "--json")
+    out = run(str(path), *args, "--sheet", "2", "--column", "1")
+    assert json.loads(out)["valid"] == ["new@example.com"]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -2,6 +2,7 @@ import csv
 import io
 from datetime import timedelta
 
+import openpyxl
 import pytest
 import responses
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,6 +12,7 @@ from django.utils import timezone
 from suppression_admin.audit.models import OperationStatus
 from suppression_admin.jobs.models import Job
 from suppression_admin.jobs.views import BLACKLISTED_REMINDER
+from suppression_admin.outside_text import has_unsafe
 from suppression_admin.woodpecker.models import RemovalDraft
 from suppression_admin.woodpecker.preview import draft_lookup_blacklisted
 from suppression_admin.woodpecker.removal_views import NOTHING_GIVEN
@@ -91,6 +93,41 @@ def test_several_email_columns_ask_which_one_then_use_it(operator_client):
     draft = RemovalDraft.objects.get()
     assert chosen.url == reverse("woodpecker:removal_preview", args=[draft.pk])
     assert draft.email_list() == ["a@home.com", "b@home.com"]
+
+
+def test_a_workbook_with_addresses_on_two_sheets_asks_which_then_reads_that_sheet(
+    operator_client,
+):
+    book = openpyxl.Workbook()
+    book.active.title = "2024"
+    book.active.append(["Email"])
+    book.active.append(["old@example.com"])
+    current = book.create_sheet("2025")
+    current.append(["Email", "Name"])
+    current.append(["new@example.com", "Ann"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+
+    response = upload(operator_client, buffer.getvalue(), "lists.xlsx")
+    html = response.content.decode()
+    assert "Several sheets hold email addresses (“2024”, “2025”)" in html
+    assert 'value="1:0"' in html
+    assert 'header &quot;Email&quot; on sheet &quot;2025&quot;' in html
+    token = response.context["form"].initial["token"]
+    operator_client.post(reverse("woodpecker:removal_column"), {"token": token, "column": "1:0"})
+    draft = RemovalDraft.objects.get()
+    assert draft.email_list() == ["new@example.com"]
+    assert draft.column_label == 'header "Email" on sheet "2025"'
+
+
+def test_a_forged_column_choice_is_refused_in_words(operator_client):
+    content = b"work email,personal email\r\na@work.com,a@home.com\r\n"
+    token = upload(operator_client, content).context["form"].initial["token"]
+    response = operator_client.post(
+        reverse("woodpecker:removal_column"), {"token": token, "column": "9:9"}, follow=True
+    )
+    assert "Column 10 was chosen, but the file has only 2 columns." in response.content.decode()
+    assert RemovalDraft.objects.count() == 0
 
 
 def test_pasted_addresses_make_a_draft(operator_client):
@@ -301,3 +338,44 @@ def test_the_lookup_poll_does_not_load_the_address_lists(operator_client):
     selected = " ".join(q["sql"] for q in queries)
     assert '"emails"' not in selected
     assert '"unused_csv"' not in selected
+
+
+def test_a_file_with_hostile_values_after_its_first_8_kb_gives_a_preview(operator_client):
+    """Runs on PostgreSQL in CI, which refuses NUL in text and jsonb (SQLite takes it)."""
+    header = "Email" + "x" * 300 + "\x07,Note\r\n"
+    filler = "".join(f"person{n}@example.com,ok\r\n" for n in range(400))  # > 8 KB
+    hostile = (
+        "nul\x00@example.com,ok\r\n"
+        "bell@exa\x07mple.com,ok\r\n"
+        "\u202emoc.elpmaxe@nna,ok\r\n"
+        "fine@example.com,note with a NUL \x00 and an escape \x1b[2J\r\n"
+        + "a" * 5000
+        + "@example.com,ok\r\n"
+    )
+    content = (header + filler + hostile).encode()
+    assert content.index(b"\x00", 400) > 8 * 1024
+    response = upload(operator_client, content, "list\x00\u202e.csv")
+    assert response.status_code == 302
+    draft = RemovalDraft.objects.get()
+    assert draft.valid_count == 401  # the filler and fine@example.com
+    assert not has_unsafe(draft.filename + draft.column_label)
+    assert draft.column_label.startswith('header "Emailxxx')
+    reasons = {row[1][:12]: row[2] for row in draft.invalid_rows}
+    control = "contains a control or text-direction character (shown as \ufffd)"
+    assert reasons == {
+        "nul\ufffd@example": control,
+        "bell@exa\ufffdmpl": control,
+        "\ufffdmoc.elpmaxe": control,
+        "a" * 12: "not a valid email address",
+    }
+    assert all(len(row[1]) <= 320 for row in draft.invalid_rows)
+    html = operator_client.get(response.url).content.decode()
+    assert not has_unsafe(html)
+    assert "nul\ufffd@example.com" in html
+
+    # Starting the removal records each unusable row in the audit, storably.
+    operator_client.post(response.url, {"reason": "Clean-up"})
+    operation = Job.objects.get().operation
+    stored = list(operation.items.values_list("identifier", flat=True))
+    assert "nul\ufffd@example.com" in stored
+    assert not any("\x00" in value or "\u202e" in value for value in stored)

@@ -24,7 +24,6 @@ from suppression_admin.woodpecker.ingest.detect import HEAD_BYTES
 from suppression_admin.woodpecker.ingest.errors import (
     BINARY_FILE,
     COLUMN_OUT_OF_RANGE,
-    CSV_UNREADABLE,
     EMPTY_FILE,
     HEADER_ONLY,
     HTML_PAGE,
@@ -485,12 +484,45 @@ def test_ingest_rows_limit_counts_data_rows_only():
     assert result.rows == 2
 
 
-def test_ingest_refuses_a_cell_too_large_for_csv():
-    message = refusal(b"email,notes\na@example.com," + b"x" * 200_000 + b"\n")
-
-    assert message == CSV_UNREADABLE.format(
-        line=2, problem="field larger than field limit (131072)"
+def test_one_over_long_cell_makes_its_row_unusable_not_the_file():
+    note = b"x" * 1_048_576
+    multi_line = b'"' + b"line\r\n" * 10_000 + b'"'
+    result = ingest(
+        b"email,notes\r\na@example.com,ok\r\nb@example.com," + note + b"\r\n"
+        b"c@example.com," + multi_line + b"\r\nd@example.com,ok\r\n"
     )
+
+    assert result.valid == ["a@example.com", "d@example.com"]
+    assert reasons(result) == {
+        3: "has a cell of 1,048,576 characters; a spreadsheet cell holds at most 32,767",
+        4: "has a cell of 60,000 characters; a spreadsheet cell holds at most 32,767",
+    }
+    assert [row.value for row in result.invalid] == ["b@example.com", "c@example.com"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"Email,\r\nann@example.com,\r\nbob@example.com,\r\ncid@example.com,\r\n",
+        b"Email\r\nann@example.com,,\r\nbob@example.com\r\ncid@example.com\r\n,,\r\n",
+        b"ann@example.com\r\nbob@example.com ;\r\ncid@example.com\r\n",
+        b"Email,,\r\nann@example.com,,\r\nbob@example.com,,\r\ncid@example.com,,\r\n,,\r\n",
+        b"Email\r\nann@example.com\r\n, bob@example.com\r\ncid@example.com\r\n",
+    ],
+    ids=["trailing", "some-trailing", "stray-semicolon", "blank-columns", "leading"],
+)
+def test_a_one_column_file_with_trailing_or_stray_delimiters_is_one_column(content):
+    result = ingest(content)
+
+    assert result.valid == ["ann@example.com", "bob@example.com", "cid@example.com"]
+    assert result.invalid == []
+
+
+def test_a_one_column_file_never_hides_a_second_address_in_a_row():
+    result = ingest(b"Email\r\nann@example.com\r\nbob@example.com,cid@example.com\r\n")
+
+    assert result.valid == ["ann@example.com"]
+    assert reasons(result) == {3: "not a valid email address"}
 
 
 # --- Django upload objects ------------------------------------------------------------------

@@ -7,15 +7,22 @@ restricted to lowercase ASCII, so everything it accepts Django accepts too (a pr
 checks this); everything else goes to Django. The verdict is therefore always Django's.
 
 On top of Django's verdict an address is refused when it holds U+FFFD (a byte the decoder
-could not read) or an invisible or non-ASCII space character (Django's domain pattern
-allows most of Unicode, so an address with a zero-width space inside would otherwise pass
-as a different address than the one the person meant).
+could not read), a control or text-direction character, or an invisible or non-ASCII space
+character, and when its domain is not a valid internationalised domain name. Django's
+domain pattern allows most of Unicode (``test@␇.org`` passes it), but a mail system looks a
+domain up by its IDNA 2008 form: a domain with a non-ASCII letter must convert to one, and
+an ``xn--`` label must decode from one. ``tests/woodpecker/test_isemail.py`` holds the
+published isemail test set against this verdict, and names the legal-but-exotic forms we
+refuse.
 """
 
 import re
 
+import idna
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+
+from suppression_admin.outside_text import has_unsafe, safe_text
 
 from .errors import IngestRefused
 from .result import MAX_REPORTED_VALUE, IngestResult, UnusedRow
@@ -27,12 +34,18 @@ TRIM_CHARS = (
     "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u200b\u200c\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
 )
-MAX_ADDRESS_LENGTH = 320
+# RFC 5321's limits, which mail servers enforce: the path holds at most 256 octets, two of
+# them the angle brackets; the local part at most 64.
+MAX_ADDRESS_LENGTH = 254
+MAX_LOCAL_PART_LENGTH = 64
 
 REASON_EMPTY = "empty"
 REASON_INVALID = "not a valid email address"
 REASON_UNDECODABLE = "contains a character that could not be read (check the file's encoding)"
 REASON_INVISIBLE = "contains a space or an invisible character"
+REASON_TOO_LONG = "longer than an email address can be (254 characters, 64 before the @)"
+REASON_DOMAIN = "the domain is not a valid internationalised domain name"
+REASON_CONTROL = "contains a control or text-direction character (shown as \ufffd)"
 REASON_MIXED_ENCODING = "could not be read reliably: the file mixes UTF-8 and Windows-1252 text"
 DUPLICATE_OF = "duplicate of row {row}"
 
@@ -43,14 +56,18 @@ _DOMAIN = (
     r"(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*"
     r"\.(?!-)(?:[a-z-]{2,63}|xn--[a-z0-9]{1,59})(?<!-)"
 )
-_fast_valid = re.compile(_LOCAL_PART + "@" + _DOMAIN).fullmatch
+_fast_valid = re.compile(
+    f"(?=[^@]{{1,{MAX_LOCAL_PART_LENGTH}}}@)" + _LOCAL_PART + "@" + _DOMAIN
+).fullmatch
 
 
-def clip(value: str) -> str:
-    """``value`` cut to 320 characters (the last one an ellipsis) for reporting."""
-    if len(value) <= MAX_REPORTED_VALUE:
+def clip(value: str, length: int = MAX_REPORTED_VALUE) -> str:
+    """``value`` as reported: control and text-direction characters shown as U+FFFD (see
+    ``outside_text``), cut to ``length`` characters (the last one an ellipsis)."""
+    value = safe_text(value)
+    if len(value) <= length:
         return value
-    return value[: MAX_REPORTED_VALUE - 1] + "…"
+    return value[: length - 1] + "…"
 
 
 def normalise(value: str) -> str:
@@ -77,6 +94,24 @@ def _django_accepts(address: str) -> bool:
     return True
 
 
+_IPV4_LITERAL = re.compile(r"\[[0-9.]+\]").fullmatch
+
+
+def _idna_domain(domain: str) -> bool:
+    """Whether a domain Django accepted is one a mail system can look up (see the module)."""
+    if domain.startswith("["):
+        # An address literal: Django has checked the IP address; only IPv4 is written
+        # without the "IPv6:" tag SMTP requires (and Django refuses the tagged form).
+        return _IPV4_LITERAL(domain) is not None
+    if domain.isascii() and "xn--" not in domain:
+        return True
+    try:
+        idna.decode(idna.encode(domain))
+    except idna.IDNAError:
+        return False
+    return True
+
+
 def _is_utf8_read_as_cp1252(value: str) -> bool:
     # "exÃ¤mple" is "exämple" UTF-8-encoded and then read as Windows-1252. Genuine
     # Windows-1252 text almost never re-reads as valid UTF-8, so this flags mixed files.
@@ -96,16 +131,23 @@ def check(value: str, *, check_mixed_encoding: bool = False) -> tuple[str, str]:
     address = normalise(value)
     if not address:
         return "", REASON_EMPTY if not value.strip(TRIM_CHARS) else REASON_INVALID
-    if len(address) <= MAX_ADDRESS_LENGTH and _fast_valid(address):
+    if len(address) <= MAX_ADDRESS_LENGTH and _fast_valid(address) and "xn--" not in address:
         return address, ""
     if "\ufffd" in address:
         return "", REASON_UNDECODABLE
+    if has_unsafe(address):
+        return "", REASON_CONTROL
     if not address.isprintable():
         return "", REASON_INVISIBLE
     if not _django_accepts(address):
         return "", REASON_INVALID
     if check_mixed_encoding and not address.isascii() and _is_utf8_read_as_cp1252(value):
         return "", REASON_MIXED_ENCODING
+    local_part, _, domain = address.rpartition("@")
+    if len(address) > MAX_ADDRESS_LENGTH or len(local_part) > MAX_LOCAL_PART_LENGTH:
+        return "", REASON_TOO_LONG
+    if not _idna_domain(domain):
+        return "", REASON_DOMAIN
     return address, ""
 
 
@@ -158,7 +200,7 @@ class Tally:
         self.rows = rows
         address = trimmed.lower()
         # Fast path, see the module docstring; ``check`` gives the same answer, slower.
-        if len(address) > MAX_ADDRESS_LENGTH or not _fast_valid(address):
+        if len(address) > MAX_ADDRESS_LENGTH or not _fast_valid(address) or "xn--" in address:
             address, reason = check(value, check_mixed_encoding=self._check_mixed)
             if reason:
                 self.invalid.append(UnusedRow(row, clip(value), reason))
@@ -171,11 +213,15 @@ class Tally:
 
     def add_empty(self, row: int, value: str = "") -> None:
         """Account for row ``row`` whose email cell is empty (or blank)."""
+        self.add_unused(row, value, REASON_EMPTY)
+
+    def add_unused(self, row: int, value: str, reason: str) -> None:
+        """Account for row ``row`` as unusable for ``reason``, whatever its value."""
         rows = self.rows + 1
         if rows > self._max_rows:
             raise IngestRefused(self._too_many_message)
         self.rows = rows
-        self.invalid.append(UnusedRow(row, clip(value), REASON_EMPTY))
+        self.invalid.append(UnusedRow(row, clip(value), reason))
 
     def result(
         self, *, column_label: str, encoding: str, delimiter: str | None, has_header: bool

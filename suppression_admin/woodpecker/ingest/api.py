@@ -2,6 +2,7 @@
 
 import csv
 import re
+from dataclasses import replace
 from typing import BinaryIO
 
 from .addresses import TRIM_CHARS, Tally
@@ -16,6 +17,7 @@ from .errors import (
     PASTED_TOO_LARGE,
     PASTED_TOO_MANY,
     TOO_MANY_ROWS,
+    ColumnChoiceNeeded,
     IngestRefused,
     human_size,
 )
@@ -31,22 +33,28 @@ _PASTED_NAMED_ADDRESS = re.compile(r"[^<>@]*(<[^<>]*@[^<>]*>)")
 
 
 def ingest_upload(
-    data: BinaryIO, *, filename: str, limits: Limits = _DEFAULT_LIMITS, column: int | None = None
+    data: BinaryIO,
+    *,
+    filename: str,
+    limits: Limits = _DEFAULT_LIMITS,
+    column: int | None = None,
+    sheet: int | None = None,
 ) -> IngestResult:
     """Read the email addresses out of an uploaded CSV or xlsx file.
 
     ``data`` is a seekable binary file (an UploadedFile, an open file, a BytesIO); it is
     read in chunks and never closed. The kind of file is decided by its content, not by
     ``filename`` (which only words the message for an old-style Office file). ``column``
-    is the 0-based column the operator chose after ``ColumnChoiceNeeded``; None detects
-    it.
+    is the 0-based column the operator chose after ``ColumnChoiceNeeded`` (and ``sheet``
+    the 0-based worksheet of a workbook); None detects it.
 
     CSV text is read as UTF-8, or as UTF-8/UTF-16 when a byte-order mark says so. When the
     UTF-8 reading fails anywhere, the whole file is read again as Windows-1252. Bytes that
     cannot be decoded (the five Windows-1252 leaves undefined, broken sequences after a
     byte-order mark) become U+FFFD, and a row whose address holds one is reported as
     unreadable, never altered. Delimiter, header and column rules: see ``detect_delimiter`` and the
-    ``table`` module. For a workbook only the first worksheet is read.
+    ``table`` module. A workbook is scanned against ``limits.workbook`` before it is parsed
+    (``xlsx_scan``), and one worksheet is read: see ``Workbook.choose_sheet``.
 
     Raises ``IngestRefused`` (``ColumnChoiceNeeded`` being one kind) when the file cannot
     be used at all: empty, header only, no email column, not a spreadsheet, too large, too
@@ -69,7 +77,7 @@ def ingest_upload(
     complete = len(head) >= size
     kind = detect_kind(head, complete=complete, filename=filename)
     if kind == ZIP:
-        return _ingest_workbook(data, limits=limits, column=column)
+        return _ingest_workbook(data, limits=limits, column=column, sheet=sheet)
     if kind == "utf-8":
         try:
             return _ingest_text(data, head, complete, "utf-8", limits=limits, column=column)
@@ -122,18 +130,16 @@ def _ingest_text(
     )
 
 
-def _ingest_workbook(data: BinaryIO, *, limits: Limits, column: int | None) -> IngestResult:
-    check_workbook_zip(data, max_uncompressed_bytes=limits.max_xlsx_uncompressed_bytes)
+def _ingest_workbook(
+    data: BinaryIO, *, limits: Limits, column: int | None, sheet: int | None
+) -> IngestResult:
+    check_workbook_zip(
+        data, max_uncompressed_bytes=limits.max_xlsx_uncompressed_bytes, limits=limits.workbook
+    )
     book = Workbook(data)
     try:
-        tally, label, has_header = tally_records(
-            book.records(),
-            column=column,
-            max_rows=limits.max_rows,
-            too_many_message=TOO_MANY_ROWS.format(limit=limits.max_rows),
-            empty_message=EMPTY_SHEET.format(sheet=book.sheet_name),
-            where=book.where,
-        )
+        sheet, where = book.choose_sheet(sheet)
+        tally, label, has_header = _tally_sheet(book, sheet, where, limits, column)
     finally:
         book.close()
     return tally.result(
@@ -142,6 +148,25 @@ def _ingest_workbook(data: BinaryIO, *, limits: Limits, column: int | None) -> I
         delimiter=None,
         has_header=has_header,
     )
+
+
+def _tally_sheet(
+    book: Workbook, sheet: int, where: str, limits: Limits, column: int | None
+) -> tuple[Tally, str, bool]:
+    try:
+        return tally_records(
+            book.records(sheet),
+            column=column,
+            max_rows=limits.max_rows,
+            too_many_message=TOO_MANY_ROWS.format(limit=limits.max_rows),
+            empty_message=EMPTY_SHEET.format(sheet=book.sheet_name(sheet)),
+            where=where,
+        )
+    except ColumnChoiceNeeded as choice:
+        # Several columns on this sheet: the answer must come back to this sheet.
+        raise ColumnChoiceNeeded(
+            [replace(candidate, sheet=sheet) for candidate in choice.candidates], str(choice)
+        ) from None
 
 
 def ingest_pasted(text: str, *, limits: Limits = _DEFAULT_LIMITS) -> IngestResult:

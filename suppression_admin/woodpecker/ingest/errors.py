@@ -57,8 +57,30 @@ XLSX_DAMAGED = (
     "The Excel file could not be read; it may be damaged. Open it in Excel, save it again "
     "(or save it as CSV), and upload that."
 )
+XLSX_TOO_MANY_SHARED_STRINGS = (
+    "The workbook holds more than {limit:,} different texts; the limit is {limit:,}. Save "
+    "the sheet with the addresses as “CSV UTF-8 (Comma delimited)” and upload that."
+)
+XLSX_SHARED_STRINGS_TOO_LARGE = (
+    "The workbook's texts add up to more than {limit:,} MB; the limit is {limit:,} MB. Save "
+    "the sheet with the addresses as “CSV UTF-8 (Comma delimited)” and upload that."
+)
+XLSX_CELL_TOO_LONG = (
+    "The workbook holds a cell of more than {limit:,} characters; a spreadsheet cell holds "
+    "at most {limit:,}, so the file was not opened."
+)
+XLSX_TOO_MANY_COLUMNS = (
+    "The workbook uses column {column}; the limit is {limit:,} columns. Delete the columns "
+    "after the last one with data (or save the sheet as CSV) and upload it again."
+)
 XLSX_NO_WORKSHEET = "The workbook has no worksheets."
-EMPTY_SHEET = "The first sheet of the workbook (“{sheet}”) is empty."
+EMPTY_SHEET = "The sheet “{sheet}” of the workbook is empty."
+NO_EMAIL_COLUMN_ON_ANY_SHEET = (
+    "No column of email addresses was found on any of the workbook's {count:,} sheets. Head "
+    "the column “Email”, or check that the file holds email addresses."
+)
+SHEET_CHOICE_NEEDED = "Several sheets hold email addresses ({sheets}). Choose the column to read."
+SHEET_OUT_OF_RANGE = "Sheet {number} was chosen, but the workbook has only {count:,}."
 COLUMN_OUT_OF_RANGE = "Column {number} was chosen, but the file has only {count}."
 COLUMN_CHOICE_NEEDED = "Several columns could hold the email addresses ({labels}). Choose one."
 CSV_UNREADABLE = "Line {line:,} of the file could not be read as CSV: {problem}."
@@ -90,18 +112,24 @@ class ColumnCandidate:
     index: int
     label: str
     samples: list[str]
+    sheet: int | None = None  # 0-based, for a workbook
+
+    @property
+    def choice(self) -> str:
+        """What a form posts back for this candidate: "column" or "sheet:column"."""
+        return str(self.index) if self.sheet is None else f"{self.sheet}:{self.index}"
 
 
 class ColumnChoiceNeeded(IngestRefused):
     """More than one column could hold the addresses; ask the operator which one.
 
-    Call again with ``column=candidate.index``.
+    Call again with ``column=candidate.index`` (and ``sheet=candidate.sheet``).
     """
 
-    def __init__(self, candidates: list[ColumnCandidate]) -> None:
+    def __init__(self, candidates: list[ColumnCandidate], message: str = "") -> None:
         self.candidates = candidates
         labels = ", ".join(candidate.label for candidate in candidates)
-        super().__init__(COLUMN_CHOICE_NEEDED.format(labels=labels))
+        super().__init__(message or COLUMN_CHOICE_NEEDED.format(labels=labels))
 
 
 def human_size(size: int, *, round_up: bool) -> str:

@@ -1,6 +1,8 @@
 """What an ingest returns, and the limits it works within."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .xlsx_scan import WorkbookLimits
 
 # A reported value is cut to this many characters (the longest valid address is 320).
 MAX_REPORTED_VALUE = 320
@@ -53,3 +55,4 @@ class Limits:
     max_bytes: int = 20 * 1024 * 1024
     max_rows: int = 1_000_000
     max_xlsx_uncompressed_bytes: int = 200 * 1024 * 1024
+    workbook: WorkbookLimits = field(default_factory=WorkbookLimits)

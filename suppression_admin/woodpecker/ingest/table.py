@@ -19,6 +19,9 @@ Shared by CSV and xlsx. Rules, in the order they apply:
   failing those, the columns whose header names an email column. Without a header, the
   columns that look like email. One column: it is used. Several: ``ColumnChoiceNeeded``.
   None: refused.
+* **Over-long cells.** A data record with a cell over ``MAX_CELL_LENGTH`` characters (a
+  1 MB note pasted into a spreadsheet) is reported as unusable, with its row number; the
+  rest of the file is read.
 """
 
 import unicodedata
@@ -36,6 +39,11 @@ from .errors import (
     IngestRefused,
 )
 
+# A row with a longer cell is unusable (a spreadsheet cell holds at most this many).
+MAX_CELL_LENGTH = 32_767
+REASON_CELL_TOO_LONG = (
+    "has a cell of {length:,} characters; a spreadsheet cell holds at most 32,767"
+)
 # Data records examined to find the email column (and the width of the file).
 SAMPLE_RECORDS = 200
 SAMPLES_PER_CANDIDATE = 3
@@ -95,15 +103,15 @@ def _column_label(index: int, header: Sequence[str] | None, where: str) -> str:
     if header is None:
         label = f"column {index + 1} (no header)"
     elif title := _cell(header, index).strip(TRIM_CHARS):
-        label = f'header "{clip(title)}"'
+        label = f'header "{clip(title, SAMPLE_VALUE_LENGTH)}"'
     else:
         label = f"column {index + 1} (blank header)"
     return label + where
 
 
-def _choose_column(
-    header: Sequence[str] | None, sample: list[Sequence[str]], width: int, where: str
-) -> int:
+def _candidate_columns(
+    header: Sequence[str] | None, sample: list[Sequence[str]], width: int
+) -> list[int]:
     looks_like_email = []
     for index in range(width):
         values = [value for record in sample if (value := _cell(record, index).strip(TRIM_CHARS))]
@@ -111,30 +119,69 @@ def _choose_column(
         if with_at * 2 > len(values) and any(is_address(value) for value in values):
             looks_like_email.append(index)
     if header is None:
-        chosen = looks_like_email
-    else:
-        named = [index for index in range(width) if is_email_header(_cell(header, index))]
-        chosen = [i for i in named if i in looks_like_email] or looks_like_email or named
-    if not chosen:
-        raise IngestRefused(NO_EMAIL_COLUMN)
-    if len(chosen) > 1:
-        raise ColumnChoiceNeeded(
-            [
-                ColumnCandidate(
-                    index=index,
-                    label=_column_label(index, header, where),
-                    samples=_samples(sample, index),
-                )
-                for index in chosen
-            ]
+        return looks_like_email
+    named = [index for index in range(width) if is_email_header(_cell(header, index))]
+    return [i for i in named if i in looks_like_email] or looks_like_email or named
+
+
+def _candidates(head: "_Head", columns: list[int], where: str) -> list[ColumnCandidate]:
+    return [
+        ColumnCandidate(
+            index=index,
+            label=_column_label(index, head.header, where),
+            samples=_samples(head.sample, index),
         )
-    return chosen[0]
+        for index in columns
+    ]
 
 
 def _samples(sample: list[Sequence[str]], index: int) -> list[str]:
     values = (_cell(record, index).strip(TRIM_CHARS) for record in sample)
-    found = (value[:SAMPLE_VALUE_LENGTH] for value in values if value)
+    found = (clip(value, SAMPLE_VALUE_LENGTH) for value in values if value)
     return list(islice(found, SAMPLES_PER_CANDIDATE))
+
+
+class _Head:
+    """The first records of a file: up to SAMPLE_RECORDS data records (plus the header).
+
+    Records with nothing at all in them are kept as () (a file may start with very many).
+    Raises ``IngestRefused`` when there is no data record.
+    """
+
+    def __init__(self, records: Iterator[Sequence[str]], empty_message: str) -> None:
+        self.buffered: list[Sequence[str]] = []
+        non_blank = 0
+        for record in records:
+            if is_blank(record):
+                self.buffered.append(record if any(record) else ())
+                continue
+            self.buffered.append(record)
+            non_blank += 1
+            if non_blank > SAMPLE_RECORDS:
+                break
+        buffered = self.buffered
+        first = next((i for i, record in enumerate(buffered) if not is_blank(record)), None)
+        if first is None:
+            raise IngestRefused(empty_message)
+        self.first = first
+        self.header = buffered[first] if looks_like_header(buffered[first]) else None
+        self.data_start = first + 1 if self.header is not None else first
+        self.sample = [record for record in buffered[self.data_start :] if not is_blank(record)]
+        if not self.sample:
+            raise IngestRefused(HEADER_ONLY)
+        self.width = max(len(record) for record in buffered)
+
+
+def email_column_candidates(
+    records: Iterator[Sequence[str]], *, where: str
+) -> list[ColumnCandidate]:
+    """The columns of ``records`` that could hold the addresses, judged as ``tally_records``
+    judges them from the first records; [] when there are none (or no data)."""
+    try:
+        head = _Head(records, EMPTY_FILE)
+    except IngestRefused:
+        return []
+    return _candidates(head, _candidate_columns(head.header, head.sample, head.width), where)
 
 
 def tally_records(
@@ -157,42 +204,27 @@ def tally_records(
     empty, has only a header, has no email column, has too many rows, or ``column`` is out
     of range) or ``ColumnChoiceNeeded``.
     """
-    # Read ahead up to SAMPLE_RECORDS data records (plus the header); records with nothing
-    # at all in them are kept as () (a file may start with very many). Everything after
-    # streams.
-    buffered: list[Sequence[str]] = []
-    non_blank = 0
-    for record in records:
-        if is_blank(record):
-            buffered.append(record if any(record) else ())
-            continue
-        buffered.append(record)
-        non_blank += 1
-        if non_blank > SAMPLE_RECORDS:
-            break
-    first = next((i for i, record in enumerate(buffered) if not is_blank(record)), None)
-    if first is None:
-        raise IngestRefused(empty_message)
-    header = buffered[first] if looks_like_header(buffered[first]) else None
-    data_start = first + 1 if header is not None else first
-    sample = [record for record in buffered[data_start:] if not is_blank(record)]
-    if not sample:
-        raise IngestRefused(HEADER_ONLY)
-    width = max(len(record) for record in buffered)
+    head = _Head(records, empty_message)
+    header, data_start = head.header, head.data_start
     if column is None:
-        column = _choose_column(header, sample, width, where)
-    elif not 0 <= column < width:
-        count = "1 column" if width == 1 else f"{width:,} columns"
+        columns = _candidate_columns(header, head.sample, head.width)
+        if not columns:
+            raise IngestRefused(NO_EMAIL_COLUMN)
+        if len(columns) > 1:
+            raise ColumnChoiceNeeded(_candidates(head, columns, where))
+        column = columns[0]
+    elif not 0 <= column < head.width:
+        count = "1 column" if head.width == 1 else f"{head.width:,} columns"
         raise IngestRefused(COLUMN_OUT_OF_RANGE.format(number=column + 1, count=count))
     if header is not None and not _cell(header, column).strip(TRIM_CHARS):
-        header, data_start = None, first
+        header, data_start = None, head.first
 
     tally = Tally(
         max_rows=max_rows,
         too_many_message=too_many_message,
         check_mixed_encoding=check_mixed_encoding,
     )
-    _account(chain(buffered[data_start:], records), data_start + 1, column, tally)
+    _account(chain(head.buffered[data_start:], records), data_start + 1, column, tally)
     return tally, _column_label(column, header, where), header is not None
 
 
@@ -200,6 +232,7 @@ def _account(records: Iterable[Sequence[str]], first_row: int, column: int, tall
     # The hot loop: one iteration per record of the file, so it keeps to locals.
     add = tally.add
     trim = TRIM_CHARS
+    max_cell = MAX_CELL_LENGTH
     row = first_row - 1
     blank_run = 0  # blank records seen since the last non-blank one
     blank_values: dict[int, str] = {}  # their email cells, when not just ""
@@ -221,7 +254,10 @@ def _account(records: Iterable[Sequence[str]], first_row: int, column: int, tall
                 tally.add_empty(blank_row, blank_values.get(blank_row, ""))
             blank_run = 0
             blank_values.clear()
-        if trimmed:
+        if max(map(len, record)) > max_cell:
+            longest = max(map(len, record))
+            tally.add_unused(row, value, REASON_CELL_TOO_LONG.format(length=longest))
+        elif trimmed:
             add(row, value, trimmed)
         else:
             tally.add_empty(row, value)

@@ -41,23 +41,28 @@ class Command(BaseCommand):
         parser.add_argument(
             "--column", type=int, help="the email column's number (1 = first), if asked"
         )
+        parser.add_argument(
+            "--sheet", type=int, help="a workbook's sheet number (1 = first tab), if asked"
+        )
         parser.add_argument("--dry-run", action="store_true", help="read and check only")
         parser.add_argument("--json", action="store_true", help="print JSON, not text")
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["path"])
         column = options["column"] - 1 if options["column"] else None
+        sheet = options["sheet"] - 1 if options["sheet"] else None
         try:
             with path.open("rb") as data:
                 result = ingest_upload(
-                    data, filename=path.name, limits=upload_limits(), column=column
+                    data, filename=path.name, limits=upload_limits(), column=column, sheet=sheet
                 )
                 digest, size = file_sha256(data)
         except FileNotFoundError as error:
             raise CommandError(f"No file at {path}.") from error
         except ColumnChoiceNeeded as choice:
             columns = "; ".join(
-                f"--column {c.index + 1} for {c.label} (e.g. {', '.join(c.samples[:2])})"
+                ("" if c.sheet is None else f"--sheet {c.sheet + 1} ")
+                + f"--column {c.index + 1} for {c.label} (e.g. {', '.join(c.samples[:2])})"
                 for c in choice.candidates
             )
             raise CommandError(f"{choice} Choose one: {columns}.") from choice
