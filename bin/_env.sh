@@ -42,7 +42,9 @@ ensure_venv() {
 # otherwise (SUPPRESSION_SANDBOX=0 with real keys), where the server and its sandbox are.
 app_env() {
   export SUPPRESSION_SANDBOX="${SUPPRESSION_SANDBOX:-1}"
-  export DEBUG="${DEBUG:-1}"
+  # Not DEBUG: a newcomer sees the app's own 404 and 500 pages (Django's debug pages list
+  # every URL pattern and local variable); WhiteNoise serves collectstatic's output.
+  export DEBUG="${DEBUG:-0}"
   HOST_PORT="${HOST_PORT:-127.0.0.1:8000}"
   export SANDBOX_BASE_URL="${SANDBOX_BASE_URL:-http://$HOST_PORT}"
 }

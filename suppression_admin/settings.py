@@ -244,6 +244,9 @@ if PERSONAL_DATA_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("PERSONAL_DATA_RETENTION_DAYS must be 1 or more.")
 # Commands each worker runs once a day while it lives (and when it starts).
 WORKER_DAILY_COMMANDS = ["purge_personal_data"]
+# Functions each worker's heartbeat calls (beside handing on silent workers' jobs): other
+# background work whose worker fell silent is queued again.
+WORKER_BEAT_RESCUES = ["suppression_admin.woodpecker.reading.readings_rescue"]
 
 # --- Sign-in and sessions ---------------------------------------------------------------------
 
@@ -343,4 +346,6 @@ WORKER_SILENT_AFTER_SECONDS = float(os.environ.get("WORKER_SILENT_AFTER_SECONDS"
 
 WOODPECKER_UPLOAD_MAX_BYTES = int(os.environ.get("WOODPECKER_UPLOAD_MAX_BYTES", 20 * 1024 * 1024))
 WOODPECKER_UPLOAD_MAX_ROWS = int(os.environ.get("WOODPECKER_UPLOAD_MAX_ROWS", 1_000_000))
+# Workbooks larger than this are read by a worker, with progress (1 MB reads in about a second).
+WOODPECKER_BACKGROUND_READ_MIN_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # pasted address lists

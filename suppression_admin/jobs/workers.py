@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from suppression_admin.audit.models import EventKind, Provider
 from suppression_admin.audit.services import operation_event
@@ -57,7 +58,8 @@ class Heartbeat:
     """While this block runs, the process is a live worker: ``with Heartbeat(worker_id):``.
 
     A thread writes the heartbeat, renews the leases of the jobs this worker holds and,
-    with ``rescue``, queues again the jobs whose runner fell silent. With ``chores`` (a
+    with ``rescue``, queues again the jobs whose runner fell silent (and the other work
+    named in WORKER_BEAT_RESCUES). With ``chores`` (a
     worker process), another thread runs WORKER_DAILY_COMMANDS at start and daily.
     """
 
@@ -104,6 +106,8 @@ class Heartbeat:
                     worker_beat(self.worker_id)
                     if self.rescue:
                         jobs_rescue(self.can_run)
+                        for rescue in settings.WORKER_BEAT_RESCUES:
+                            import_string(rescue)()
                 except Exception:  # a database hiccup must not stop the heartbeat for good
                     logger.exception("Heartbeat of worker %s failed", self.worker_id)
                     close_old_connections()
@@ -206,9 +210,9 @@ def live_workers():
     )
 
 
-def workers_situation(provider: str) -> Situation | None:
-    """Why background work for ``provider`` cannot run now, if it cannot: no live worker,
-    or none that can reach the provider."""
+def workers_situation(provider: str | None = None) -> Situation | None:
+    """Why background work (for ``provider``, if it needs one) cannot run now, if it
+    cannot: no live worker, or none that can reach the provider."""
     alive = list(live_workers())
     if not alive:
         last = Worker.objects.order_by("-seen_at").values_list("seen_at", flat=True).first()
@@ -220,6 +224,8 @@ def workers_situation(provider: str) -> Situation | None:
             "it stopped.",
             problem=True,
         )
+    if provider is None:
+        return None
     if not any(provider in worker.can_run for worker in alive):
         why = next((w.cannot_run.get(provider) for w in alive if w.cannot_run), "")
         label = Provider(provider).label

@@ -69,3 +69,48 @@ class RemovalDraft(models.Model):
 
     def email_list(self) -> list[str]:
         return self.emails.split("\n") if self.emails else []
+
+
+class ReadingStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting for a worker"
+    READING = "reading", "Reading"
+    CHOOSE = "choose", "Waiting for a column to be chosen"
+    DONE = "done", "Read"
+    REFUSED = "refused", "Refused"
+
+
+class UploadReading(models.Model):
+    """An upload too slow to read inside the web request (a large workbook), read by a
+    worker with progress; it ends as a draft, a refusal, or a question (which column).
+
+    The file is kept here — in the database, so a worker on another host can read it —
+    only until it has been read; see woodpecker.reading.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(default=timezone.now)
+    filename = models.TextField(blank=True)
+    content = models.BinaryField(blank=True)
+    status = models.CharField(
+        max_length=10, choices=ReadingStatus.choices, default=ReadingStatus.QUEUED
+    )
+    # Each run takes the next attempt number; a run that finds another took over stops.
+    attempt = models.PositiveIntegerField(default=0)
+    # Progress: a worker touches the row as it goes, and a silent one is taken over.
+    touched_at = models.DateTimeField(default=timezone.now)
+    phase = models.CharField(max_length=100, blank=True)
+    rows_read = models.PositiveIntegerField(default=0)
+    # The operator's answer to a column question (0-based), for the next run.
+    sheet = models.PositiveIntegerField(null=True, blank=True)
+    column = models.PositiveIntegerField(null=True, blank=True)
+    # The question: ColumnChoiceNeeded's message and candidates [choice, label, samples].
+    question = models.TextField(blank=True)
+    candidates = models.JSONField(default=list, blank=True)
+    refusal = models.TextField(blank=True)
+    draft = models.OneToOneField(
+        RemovalDraft, on_delete=models.SET_NULL, null=True, blank=True, related_name="reading"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"

@@ -16,7 +16,9 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from suppression_admin.audit.models import AccessKind, Provider
 from suppression_admin.audit.services import access_record
@@ -26,7 +28,13 @@ from suppression_admin.jobs.workers import workers_situation
 from suppression_admin.providers.errors import ProviderNotConfigured
 from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused
 from suppression_admin.woodpecker.kept_uploads import upload_keep, upload_path
-from suppression_admin.woodpecker.models import DraftSource, RemovalDraft
+from suppression_admin.woodpecker.models import (
+    DraftSource,
+    ReadingStatus,
+    RemovalDraft,
+    UploadReading,
+)
+from suppression_admin.woodpecker.reading import reading_answer, reading_start, reads_in_background
 from suppression_admin.woodpecker.services import (
     REASON_REQUIRED,
     RemovalRequestInvalid,
@@ -91,6 +99,9 @@ def removal_new(request: HttpRequest) -> HttpResponse:
     form = SourceForm(request.POST if posted else None, request.FILES if posted else None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
+        if upload and reads_in_background(upload):
+            reading = reading_start(actor=request.user, upload=upload)
+            return redirect("woodpecker:removal_reading", pk=reading.pk)
         try:
             if upload:
                 draft = draft_from_upload(actor=request.user, data=upload, filename=upload.name)
@@ -159,6 +170,42 @@ def removal_column(request: HttpRequest) -> HttpResponse:
     finally:
         _forget_upload(request, path)
     return redirect("woodpecker:removal_preview", pk=draft.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@can_remove
+def removal_reading(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """A large workbook being read by a worker: progress, then the preview, a refusal, or
+    the column question (whose answer is posted here)."""
+    reading = get_object_or_404(UploadReading.objects.defer("content"), pk=pk)
+    if reading.created_by_id != request.user.pk:
+        raise PermissionDenied("This upload belongs to someone else.")
+    if reading.status == ReadingStatus.DONE and reading.draft_id is not None:
+        preview = reverse("woodpecker:removal_preview", args=[reading.draft_id])
+        if request.htmx:
+            return HttpResponseClientRedirect(preview)
+        return redirect(preview)
+    form = None
+    if reading.status == ReadingStatus.CHOOSE:
+        form = ColumnForm(
+            request.POST if request.method == "POST" else None,
+            initial={"token": reading.pk},
+        )
+        form.fields["column"].widget.choices = [
+            (choice, f"{label} — e.g. {', '.join(samples[:3])}")
+            for choice, label, samples in reading.candidates
+        ]
+        if request.method == "POST" and form.is_valid():
+            sheet, column = form.sheet_and_column()
+            reading_answer(reading, sheet=sheet, column=column)
+            return redirect("woodpecker:removal_reading", pk=reading.pk)
+    context = {"reading": reading, "form": form}
+    if reading.status in (ReadingStatus.QUEUED, ReadingStatus.READING):
+        context["situation"] = workers_situation()
+    template = "woodpecker/removal_reading.html"
+    if request.htmx and request.htmx.target == "reading":
+        template += "#reading"
+    return render(request, template, context, status=400 if form and form.errors else 200)
 
 
 def _forget_upload(request: HttpRequest, path: Path) -> None:

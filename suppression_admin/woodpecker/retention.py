@@ -5,7 +5,8 @@ After ``PERSONAL_DATA_RETENTION_DAYS``:
 - a confirmed draft whose job has ended keeps its counts and file facts, but its address
   lists are emptied (the audit keeps what was sent, and why). A job still running keeps
   its draft whole: it reads the addresses it has not written yet from it;
-- an upload kept for a column choice the operator never made is deleted.
+- an upload kept for a column choice the operator never made is deleted, and so is a
+  workbook's reading (woodpecker.reading) with the file it may still hold.
 """
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from suppression_admin.woodpecker.kept_uploads import uploads_delete_older
 from suppression_admin.woodpecker.models import RemovalDraft
+from suppression_admin.woodpecker.reading import readings_forget_older
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Purged:
     drafts_deleted: int
     drafts_emptied: int
     uploads_deleted: int
+    readings_deleted: int
 
 
 def personal_data_purge(*, days: int | None = None, now: datetime | None = None) -> Purged:
@@ -33,4 +36,4 @@ def personal_data_purge(*, days: int | None = None, now: datetime | None = None)
     emptied = old.filter(
         job__isnull=False, job__operation__finished_at__isnull=False, purged_at__isnull=True
     ).update(emails="", unused_csv="", invalid_rows=[], purged_at=timezone.now())
-    return Purged(deleted, emptied, uploads_delete_older(cutoff))
+    return Purged(deleted, emptied, uploads_delete_older(cutoff), readings_forget_older(cutoff))

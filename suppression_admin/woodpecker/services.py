@@ -85,7 +85,7 @@ def draft_from_upload(
     digest, size = file_sha256(data)
     name = safe_text(filename)[:255]
     draft = draft_create(actor=actor, result=result, file=FileFacts(name, size, sha256=digest))
-    _schedule_lookup(draft)
+    schedule_lookup(draft)
     return draft
 
 
@@ -95,7 +95,7 @@ def draft_from_paste(
     """Read pasted (or selected) addresses into a draft and start its blacklist look-up."""
     result = ingest_pasted(text, limits=upload_limits())
     draft = draft_create(actor=actor, result=result, source=source)
-    _schedule_lookup(draft)
+    schedule_lookup(draft)
     return draft
 
 
@@ -110,7 +110,7 @@ def file_sha256(data: BinaryIO) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _schedule_lookup(draft: RemovalDraft) -> None:
+def schedule_lookup(draft: RemovalDraft) -> None:
     if not draft.valid_count:
         return
 
@@ -258,7 +258,7 @@ def draft_for_retry(*, actor: AbstractBaseUser, job: Job) -> RemovalDraft:
         unused_csv=unused_rows_csv([]),
         retry_of=job,
     )
-    _schedule_lookup(draft)
+    schedule_lookup(draft)
     return draft
 
 

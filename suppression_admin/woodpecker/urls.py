@@ -10,6 +10,7 @@ urlpatterns = [
     path("remove/", removal_views.removal_new, name="removal_new"),
     path("remove/selected/", removal_views.removal_from_selection, name="removal_selected"),
     path("remove/column/", removal_views.removal_column, name="removal_column"),
+    path("remove/reading/<uuid:pk>/", removal_views.removal_reading, name="removal_reading"),
     path("remove/<uuid:pk>/", removal_views.removal_preview, name="removal_preview"),
     path("remove/<uuid:pk>/unused.csv", removal_views.removal_unused_csv, name="removal_unused"),
     path("retry/<int:pk>/", removal_views.removal_retry, name="retry"),

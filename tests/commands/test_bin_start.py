@@ -6,6 +6,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -82,6 +84,19 @@ def test_sigterm_to_bin_start_stops_its_server_and_its_worker(start_env):
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.2)
+
+        # A newcomer sees the app's own pages, never Django's debug pages; static files
+        # are served (collected, by WhiteNoise).
+        base = f"http://127.0.0.1:{port}"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}/no-such-page/", timeout=10)  # noqa: S310
+        body = missing.value.read().decode()
+        assert missing.value.code == 404
+        assert 'data-testid="not-found-why"' in body
+        assert "URLconf" not in body
+        login = urllib.request.urlopen(f"{base}/accounts/login/", timeout=10).read().decode()  # noqa: S310
+        stylesheet = re.search(r'href="(/static/[^"]+\.css)"', login)[1]
+        assert urllib.request.urlopen(base + stylesheet, timeout=10).status == 200  # noqa: S310
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0

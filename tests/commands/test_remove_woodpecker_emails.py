@@ -71,7 +71,7 @@ def test_two_sheets_with_addresses_name_the_sheet_and_column_to_choose(tmp_path,
     book.create_sheet("Current").append(["new@example.com"])
     path = tmp_path / "lists.xlsx"
     book.save(path)
-    with pytest.raises(CommandError, match='--sheet 2 --column 1 for column 1 .* "Current"'):
+    with pytest.raises(CommandError, match=r'--sheet 2 --column 1 for column 1 .* "Current"'):
         run(str(path), "--reason", "r", "--actor", operator.username, "--dry-run")
     args = ("--reason", "r", "--actor", operator.username, "--dry-run", "--json")
     out = run(str(path), *args, "--sheet", "2", "--column", "1")

@@ -1,11 +1,13 @@
 """Heartbeats, leases and the rescue of jobs whose worker fell silent; what pages say."""
 
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from suppression_admin import settings as project_settings
 from suppression_admin.audit.models import EventKind
 from suppression_admin.jobs.engine import lease_take
 from suppression_admin.jobs.models import Job, Worker
@@ -91,6 +93,32 @@ def test_a_heartbeat_registers_the_worker_and_says_when_it_stopped(settings):
         row = Worker.objects.get(pk="hb-1")
         assert row.stopped_at is None
     assert Worker.objects.get(pk="hb-1").stopped_at is not None
+
+
+BEATS: list[str] = []
+
+
+def record_beat() -> None:
+    BEATS.append("rescued")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_rescuing_heartbeat_calls_the_other_rescues_each_beat(settings):
+    settings.WORKER_HEARTBEAT_SECONDS = 0.05
+    settings.WORKER_BEAT_RESCUES = [f"{__name__}.record_beat"]
+    BEATS.clear()
+    with Heartbeat("hb-2", rescue=True):
+        deadline = time.monotonic() + 5
+        while len(BEATS) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert len(BEATS) >= 2
+    counted = len(BEATS)
+    with Heartbeat("hb-3", rescue=False):
+        time.sleep(0.2)
+    assert len(BEATS) == counted  # a command running its own job rescues nothing
+    assert "suppression_admin.woodpecker.reading.readings_rescue" in (
+        project_settings.WORKER_BEAT_RESCUES
+    )
 
 
 def test_providers_a_worker_cannot_reach_are_named_with_the_reason(settings):

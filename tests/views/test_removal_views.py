@@ -112,7 +112,7 @@ def test_a_workbook_with_addresses_on_two_sheets_asks_which_then_reads_that_shee
     html = response.content.decode()
     assert "Several sheets hold email addresses (“2024”, “2025”)" in html
     assert 'value="1:0"' in html
-    assert 'header &quot;Email&quot; on sheet &quot;2025&quot;' in html
+    assert "header &quot;Email&quot; on sheet &quot;2025&quot;" in html
     token = response.context["form"].initial["token"]
     operator_client.post(reverse("woodpecker:removal_column"), {"token": token, "column": "1:0"})
     draft = RemovalDraft.objects.get()

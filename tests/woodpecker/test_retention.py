@@ -13,7 +13,7 @@ from django.utils import timezone
 from suppression_admin.audit.models import Operation
 from suppression_admin.jobs.workers import Heartbeat
 from suppression_admin.woodpecker.kept_uploads import kept_dir, upload_keep
-from suppression_admin.woodpecker.models import RemovalDraft
+from suppression_admin.woodpecker.models import RemovalDraft, UploadReading
 from suppression_admin.woodpecker.retention import personal_data_purge
 from tests.views.test_removal_views import upload
 from tests.woodpecker.factories import make_draft, run, start_job
@@ -60,7 +60,18 @@ def test_the_purge_deletes_old_drafts_and_empties_those_whose_job_ended(
     assert RemovalDraft.objects.get(pk=running.removal_draft.pk).email_list() == ["d@x.com"]
     # The audit is untouched.
     assert Operation.objects.get(pk=finished.pk).items.get().identifier == "c@x.com"
-    assert personal_data_purge() == type(purged)(0, 0, 0)
+    assert personal_data_purge() == type(purged)(0, 0, 0, 0)
+
+
+def test_an_old_workbook_reading_is_deleted_with_the_file_it_holds(operator):
+    reading = UploadReading.objects.create(created_by=operator, content=b"PK\x03\x04 ...")
+    UploadReading.objects.filter(pk=reading.pk).update(
+        created_at=timezone.now() - timedelta(days=8)
+    )
+    fresh = UploadReading.objects.create(created_by=operator, content=b"PK")
+
+    assert personal_data_purge().readings_deleted == 1
+    assert list(UploadReading.objects.values_list("pk", flat=True)) == [fresh.pk]
 
 
 def test_kept_uploads_are_owner_only_and_purged_when_abandoned():

@@ -21,7 +21,15 @@ from .errors import (
     IngestRefused,
     human_size,
 )
-from .result import IngestResult, Limits
+from .result import (
+    CHECKING,
+    FINDING_SHEET,
+    OPENING,
+    IngestResult,
+    Limits,
+    Progress,
+    no_progress,
+)
 from .table import tally_records
 from .xlsx_source import Workbook, check_workbook_zip
 
@@ -39,6 +47,7 @@ def ingest_upload(
     limits: Limits = _DEFAULT_LIMITS,
     column: int | None = None,
     sheet: int | None = None,
+    progress: Progress = no_progress,
 ) -> IngestResult:
     """Read the email addresses out of an uploaded CSV or xlsx file.
 
@@ -46,7 +55,8 @@ def ingest_upload(
     read in chunks and never closed. The kind of file is decided by its content, not by
     ``filename`` (which only words the message for an old-style Office file). ``column``
     is the 0-based column the operator chose after ``ColumnChoiceNeeded`` (and ``sheet``
-    the 0-based worksheet of a workbook); None detects it.
+    the 0-based worksheet of a workbook); None detects it. ``progress`` hears what is
+    being done and how many rows are read (see ``result.Progress``).
 
     CSV text is read as UTF-8, or as UTF-8/UTF-16 when a byte-order mark says so. When the
     UTF-8 reading fails anywhere, the whole file is read again as Windows-1252. Bytes that
@@ -77,14 +87,16 @@ def ingest_upload(
     complete = len(head) >= size
     kind = detect_kind(head, complete=complete, filename=filename)
     if kind == ZIP:
-        return _ingest_workbook(data, limits=limits, column=column, sheet=sheet)
+        return _ingest_workbook(data, limits=limits, column=column, sheet=sheet, progress=progress)
     if kind == "utf-8":
         try:
-            return _ingest_text(data, head, complete, "utf-8", limits=limits, column=column)
+            return _ingest_text(
+                data, head, complete, "utf-8", limits=limits, column=column, progress=progress
+            )
         except UnicodeDecodeError:
             # The head was UTF-8, a later part is not: start again as Windows-1252.
             kind = "cp1252"
-    return _ingest_text(data, head, complete, kind, limits=limits, column=column)
+    return _ingest_text(data, head, complete, kind, limits=limits, column=column, progress=progress)
 
 
 def _size(data: BinaryIO) -> int:
@@ -103,6 +115,7 @@ def _ingest_text(
     *,
     limits: Limits,
     column: int | None,
+    progress: Progress,
 ) -> IngestResult:
     """Read ``data`` as CSV text in ``encoding``; UTF-8 strictly, others replacing errors.
 
@@ -119,6 +132,7 @@ def _ingest_text(
                 max_rows=limits.max_rows,
                 too_many_message=TOO_MANY_ROWS.format(limit=limits.max_rows),
                 check_mixed_encoding=encoding == "cp1252",
+                progress=progress,
             )
         except csv.Error as error:
             raise IngestRefused(CSV_UNREADABLE.format(line=records.line, problem=error)) from error
@@ -131,15 +145,19 @@ def _ingest_text(
 
 
 def _ingest_workbook(
-    data: BinaryIO, *, limits: Limits, column: int | None, sheet: int | None
+    data: BinaryIO, *, limits: Limits, column: int | None, sheet: int | None, progress: Progress
 ) -> IngestResult:
+    progress(CHECKING, 0)
     check_workbook_zip(
         data, max_uncompressed_bytes=limits.max_xlsx_uncompressed_bytes, limits=limits.workbook
     )
+    progress(OPENING, 0)
     book = Workbook(data)
     try:
+        if sheet is None:
+            progress(FINDING_SHEET, 0)
         sheet, where = book.choose_sheet(sheet)
-        tally, label, has_header = _tally_sheet(book, sheet, where, limits, column)
+        tally, label, has_header = _tally_sheet(book, sheet, where, limits, column, progress)
     finally:
         book.close()
     return tally.result(
@@ -151,7 +169,12 @@ def _ingest_workbook(
 
 
 def _tally_sheet(
-    book: Workbook, sheet: int, where: str, limits: Limits, column: int | None
+    book: Workbook,
+    sheet: int,
+    where: str,
+    limits: Limits,
+    column: int | None,
+    progress: Progress,
 ) -> tuple[Tally, str, bool]:
     try:
         return tally_records(
@@ -161,6 +184,7 @@ def _tally_sheet(
             too_many_message=TOO_MANY_ROWS.format(limit=limits.max_rows),
             empty_message=EMPTY_SHEET.format(sheet=book.sheet_name(sheet)),
             where=where,
+            progress=progress,
         )
     except ColumnChoiceNeeded as choice:
         # Several columns on this sheet: the answer must come back to this sheet.

@@ -1,5 +1,6 @@
-"""What an ingest returns, and the limits it works within."""
+"""What an ingest returns, the limits it works within, and how it reports progress."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .xlsx_scan import WorkbookLimits
@@ -56,3 +57,17 @@ class Limits:
     max_rows: int = 1_000_000
     max_xlsx_uncompressed_bytes: int = 200 * 1024 * 1024
     workbook: WorkbookLimits = field(default_factory=WorkbookLimits)
+
+
+# Called as reading goes on with what it is doing and the rows read so far (0 before rows).
+Progress = Callable[[str, int], None]
+CHECKING = "Checking the workbook"
+OPENING = "Opening the workbook"
+FINDING_SHEET = "Finding the sheet with the addresses"
+READING_ROWS = "Reading rows"
+# Rows between two calls while reading rows.
+PROGRESS_EVERY_ROWS = 20_000
+
+
+def no_progress(phase: str, rows: int) -> None:
+    """The default: nobody is watching."""

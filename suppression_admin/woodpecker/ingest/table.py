@@ -38,6 +38,7 @@ from .errors import (
     ColumnChoiceNeeded,
     IngestRefused,
 )
+from .result import PROGRESS_EVERY_ROWS, READING_ROWS, Progress, no_progress
 
 # A row with a longer cell is unusable (a spreadsheet cell holds at most this many).
 MAX_CELL_LENGTH = 32_767
@@ -193,12 +194,14 @@ def tally_records(
     empty_message: str = EMPTY_FILE,
     where: str = "",
     check_mixed_encoding: bool = False,
+    progress: Progress = no_progress,
 ) -> tuple[Tally, str, bool]:
     """Find the header and the email column, then account for every data record.
 
     ``records`` yields the records in file order (record n is row n). ``column`` is the
     0-based column the operator chose, or None to detect it. ``where`` is appended to the
-    column label (the sheet of a workbook).
+    column label (the sheet of a workbook). ``progress`` hears of the rows read every
+    ``PROGRESS_EVERY_ROWS``.
 
     Returns ``(tally, column_label, has_header)``. Raises ``IngestRefused`` (the file is
     empty, has only a header, has no email column, has too many rows, or ``column`` is out
@@ -224,11 +227,18 @@ def tally_records(
         too_many_message=too_many_message,
         check_mixed_encoding=check_mixed_encoding,
     )
-    _account(chain(head.buffered[data_start:], records), data_start + 1, column, tally)
+    progress(READING_ROWS, 0)
+    _account(chain(head.buffered[data_start:], records), data_start + 1, column, tally, progress)
     return tally, _column_label(column, header, where), header is not None
 
 
-def _account(records: Iterable[Sequence[str]], first_row: int, column: int, tally: Tally) -> None:
+def _account(
+    records: Iterable[Sequence[str]],
+    first_row: int,
+    column: int,
+    tally: Tally,
+    progress: Progress,
+) -> None:
     # The hot loop: one iteration per record of the file, so it keeps to locals.
     add = tally.add
     trim = TRIM_CHARS
@@ -238,6 +248,8 @@ def _account(records: Iterable[Sequence[str]], first_row: int, column: int, tall
     blank_values: dict[int, str] = {}  # their email cells, when not just ""
     for record in records:
         row += 1
+        if not row % PROGRESS_EVERY_ROWS:
+            progress(READING_ROWS, row)
         try:
             value = record[column]
         except IndexError:

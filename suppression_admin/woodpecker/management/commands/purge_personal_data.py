@@ -26,5 +26,6 @@ class Command(BaseCommand):
         purged = personal_data_purge(days=options["days"])
         self.stdout.write(
             f"Drafts deleted: {purged.drafts_deleted}; drafts emptied: {purged.drafts_emptied}; "
-            f"kept uploads deleted: {purged.uploads_deleted}."
+            f"kept uploads deleted: {purged.uploads_deleted}; "
+            f"workbook readings deleted: {purged.readings_deleted}."
         )

@@ -1,0 +1,185 @@
+"""Reading a large workbook off the web request, by a worker, with progress.
+
+A workbook of a million rows takes about a minute to read (most of it inside openpyxl), far
+too long for a web request. The upload is stored in an ``UploadReading`` row and a task
+reads it; the operator's page polls the row and shows what is being done and how many rows
+are read. The reading ends as a draft (then the preview), a refusal in words, or a question
+— which sheet and column — whose answer queues it again.
+
+What happens if the worker dies here? Its row stops being touched; any live worker's
+heartbeat queues it again after ``READING_STALE_SECONDS`` (``readings_rescue``) and the next
+run starts over. Each run takes the next attempt number, and writes its progress and its
+ending only while that attempt is the row's: a run overtaken by a later one stops, and
+its draft is never saved (the draft and the ending commit together). The file is emptied
+once read, and a reading never finished is deleted by the retention purge.
+"""
+
+import io
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.tasks import task
+from django.utils import timezone
+
+from suppression_admin.outside_text import safe_text
+from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused, ingest_upload
+from suppression_admin.woodpecker.models import ReadingStatus, UploadReading
+from suppression_admin.woodpecker.services import (
+    FileFacts,
+    draft_create,
+    file_sha256,
+    schedule_lookup,
+    upload_limits,
+)
+
+logger = logging.getLogger(__name__)
+
+ZIP_MAGIC = b"PK\x03\x04"
+READING_STALE_SECONDS = 120
+# Progress is written at most this often.
+TOUCH_SECONDS = 1.0
+
+
+class ReadingOvertaken(Exception):
+    """A later run took this reading over: this run stops without writing anything."""
+
+
+def reads_in_background(upload: UploadedFile) -> bool:
+    """Whether this upload is a workbook large enough to be read by a worker."""
+    if upload.size is None or upload.size < settings.WOODPECKER_BACKGROUND_READ_MIN_BYTES:
+        return False
+    upload.seek(0)
+    is_zip = upload.read(4) == ZIP_MAGIC
+    upload.seek(0)
+    return is_zip
+
+
+def reading_start(*, actor: AbstractBaseUser, upload: UploadedFile) -> UploadReading:
+    """Store the upload and queue its reading (after the transaction commits)."""
+    upload.seek(0)
+    reading = UploadReading.objects.create(
+        created_by=actor,
+        filename=safe_text(upload.name or "")[:255],
+        content=b"".join(upload.chunks()),
+    )
+    _enqueue(reading)
+    return reading
+
+
+def reading_answer(reading: UploadReading, *, sheet: int | None, column: int) -> None:
+    """The operator chose the column (and sheet) the question asked for: read again."""
+    UploadReading.objects.filter(pk=reading.pk, status=ReadingStatus.CHOOSE).update(
+        status=ReadingStatus.QUEUED,
+        sheet=sheet,
+        column=column,
+        question="",
+        candidates=[],
+        phase="",
+        rows_read=0,
+        touched_at=timezone.now(),
+    )
+    _enqueue(reading)
+
+
+def reading_run(reading_id: str) -> None:
+    """Read the stored upload (the task's body): a draft, a refusal or a question."""
+    now = timezone.now()
+    waiting = Q(status=ReadingStatus.QUEUED) | Q(status=ReadingStatus.READING)
+    claimed = UploadReading.objects.filter(waiting, pk=reading_id).update(
+        status=ReadingStatus.READING, attempt=F("attempt") + 1, touched_at=now
+    )
+    if not claimed:
+        return  # already read, refused or waiting for an answer
+    reading = UploadReading.objects.get(pk=reading_id)
+    try:
+        _read(reading)
+    except ReadingOvertaken:
+        logger.info("Reading %s was taken over by a later run; this one stopped.", reading.pk)
+
+
+def _read(reading: UploadReading) -> None:
+    data = io.BytesIO(bytes(reading.content))
+    mine = UploadReading.objects.filter(pk=reading.pk, attempt=reading.attempt)
+    last_touch = 0.0
+
+    def progress(phase: str, rows: int) -> None:
+        nonlocal last_touch
+        if time.monotonic() - last_touch < TOUCH_SECONDS and rows:
+            return
+        last_touch = time.monotonic()
+        if not mine.update(phase=phase, rows_read=rows, touched_at=timezone.now()):
+            raise ReadingOvertaken
+
+    try:
+        result = ingest_upload(
+            data,
+            filename=reading.filename,
+            limits=upload_limits(),
+            column=reading.column,
+            sheet=reading.sheet,
+            progress=progress,
+        )
+    except ColumnChoiceNeeded as choice:
+        _end(
+            mine,
+            status=ReadingStatus.CHOOSE,
+            question=str(choice),
+            candidates=[[c.choice, c.label, c.samples] for c in choice.candidates],
+        )
+        return
+    except IngestRefused as refused:
+        _end(mine, status=ReadingStatus.REFUSED, refusal=str(refused), content=b"")
+        return
+    digest, size = file_sha256(data)
+    with transaction.atomic():
+        draft = draft_create(
+            actor=reading.created_by,
+            result=result,
+            file=FileFacts(reading.filename, size, sha256=digest),
+        )
+        _end(mine, status=ReadingStatus.DONE, draft=draft, content=b"", rows_read=result.rows)
+        schedule_lookup(draft)
+
+
+def _end(mine: QuerySet[UploadReading], **fields: object) -> None:
+    if not mine.update(touched_at=timezone.now(), **fields):
+        raise ReadingOvertaken
+
+
+def readings_rescue() -> list[str]:
+    """Queue again each reading whose worker fell silent (called by workers' heartbeats)."""
+    stale_before = timezone.now() - timedelta(seconds=READING_STALE_SECONDS)
+    stale = UploadReading.objects.filter(
+        status__in=[ReadingStatus.QUEUED, ReadingStatus.READING], touched_at__lt=stale_before
+    )
+    rescued = []
+    for reading in stale.only("pk", "touched_at"):
+        # Whoever moves touched_at first queues it: one new task, not one per worker.
+        moved = UploadReading.objects.filter(pk=reading.pk, touched_at=reading.touched_at).update(
+            touched_at=timezone.now()
+        )
+        if moved:
+            _enqueue(reading)
+            rescued.append(str(reading.pk))
+    return rescued
+
+
+def readings_forget_older(cutoff: datetime) -> int:
+    """Delete readings made before ``cutoff`` (their drafts stay); how many."""
+    return UploadReading.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+# Someone watches the page: before the jobs' next slices, like the preview's look-up.
+@task(priority=10)
+def read_upload(reading_id: str) -> None:
+    reading_run(reading_id)
+
+
+def _enqueue(reading: UploadReading) -> None:
+    transaction.on_commit(lambda: read_upload.enqueue(str(reading.pk)))
