@@ -229,6 +229,9 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         # urllib3 logs full URLs at DEBUG; keep it quiet so nothing request-shaped leaks.
         "urllib3": {"level": "WARNING"},
+        # django-axes narrates each sign-in in several INFO lines; its WARNINGs are the
+        # events: one line per failed sign-in (with the count), one per lockout.
+        "axes": {"level": "WARNING"},
     },
 }
 

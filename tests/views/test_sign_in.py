@@ -84,6 +84,27 @@ def test_failed_sign_ins_are_logged_without_the_password(operator, caplog):
     assert "secret-guess-123" not in logged
 
 
+def test_each_sign_in_event_is_one_log_line(operator, caplog):
+    def axes_lines() -> list[str]:
+        lines = [r.getMessage() for r in caplog.records if r.name.startswith("axes")]
+        caplog.clear()
+        return lines
+
+    with caplog.at_level(logging.INFO):
+        sign_in(Client(), "olivia.operator", "wrong")
+        [failure] = axes_lines()
+        assert "login failure" in failure
+        assert sign_in(Client(), "olivia.operator", PASSWORD).status_code == 302
+        assert axes_lines() == []  # a sign-in that works is no event for the log
+        for _ in range(5):
+            sign_in(Client(), "olivia.operator", "wrong")
+        lines = axes_lines()
+    failures = [line for line in lines if " login failure by " in line]
+    assert len(failures) == 5
+    assert lines[5:] == [lines[-1]]
+    assert lines[-1].startswith("AXES: Locking out {username: \"olivia.operator\"")
+
+
 def time_ago(**delta):
     from django.utils import timezone
 
