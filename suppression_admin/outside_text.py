@@ -18,10 +18,13 @@ _UNSAFE = re.compile(
 )
 
 
-# The same characters written as JSON escapes ("\\u0000"), which ``json.loads`` would decode.
+# The same characters written as JSON escapes ("\\u0000"), which ``json.loads`` would decode;
+# and half a surrogate pair, which it would decode to a string no database can store.
 _UNSAFE_ESCAPE = re.compile(
     r"\\u(?:00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])"
     r"|061[cC]|200[eEfF]|202[a-eA-E]|206[6-9])"
+    r"|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 )
 
 

@@ -8,6 +8,8 @@ is written with the item and indexed, so a search never scans the items.
 import re
 from urllib.parse import unquote
 
+from suppression_admin.outside_text import safe_text
+
 # People paste whole profile URLs; the audit stores only the public identifier (the slug).
 LINKEDIN_PROFILE = re.compile(r"linkedin\.com/in/([^/?#\s]+)", re.IGNORECASE)
 
@@ -24,7 +26,8 @@ def normalised(text: str) -> str:
     if match := LINKEDIN_PROFILE.search(text):
         text = match.group(1).strip("/")
     if "@" not in text:
-        text = unquote(text).strip("/")
+        # (Decoding can make a control character: "%00" is a NUL, which PostgreSQL refuses.)
+        text = safe_text(unquote(text)).strip("/")
     return text.strip().lower()[:KEY_LENGTH]
 
 

@@ -403,8 +403,11 @@ class ProviderClient:
             raise self._unknown_or_unreachable(
                 is_read, "dropped the connection while answering"
             ) from err
-        encoding = get_encoding_from_headers(raw.headers) or "utf-8"
-        text = b"".join(chunks).decode(encoding, errors="replace")
+        body = b"".join(chunks)
+        try:
+            text = body.decode(get_encoding_from_headers(raw.headers) or "utf-8", "replace")
+        except LookupError:  # a charset Python does not know: read it as UTF-8
+            text = body.decode("utf-8", "replace")
         # Before anything reads it: an answer echoing our key must not carry it further, and
         # a NUL (raw, or escaped in JSON) could not be stored by PostgreSQL, which would
         # break the recording of this very answer; other controls would mislead a reader.

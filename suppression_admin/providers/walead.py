@@ -12,6 +12,8 @@ BLOCKED_LEADS_PATH = "/v1/blocked-leads"
 # Paging has no page size and no total, so a server that never returns an empty page
 # would page forever: stop after this many pages.
 MAX_PAGES = 2000
+# WaLead's ids are 24 characters; the audit keeps what a provider knows an item by in 320.
+MAX_LEAD_ID_LENGTH = 320
 
 Sort = Literal["ASC", "DESC"]
 
@@ -123,6 +125,10 @@ class WaleadClient(ProviderClient):
             lead_id = str(lead_id)
         if not isinstance(lead_id, str) or not lead_id or not isinstance(slug, str):
             raise self._malformed(answer, "a blocked lead has no id or publicIdentifier")
+        if len(lead_id) > MAX_LEAD_ID_LENGTH:
+            raise self._malformed(
+                answer, f"a blocked lead's id is {len(lead_id):,} characters long"
+            )
         reason = row.get("reason")
         created_at = row.get("createdAt")
         workspace_id = row.get("workspaceId")

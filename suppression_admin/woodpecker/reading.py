@@ -6,24 +6,29 @@ reads it; the operator's page polls the row and shows what is being done and how
 are read. The reading ends as a draft (then the preview), a refusal in words, or a question
 — which sheet and column — whose answer queues it again.
 
-What happens if the worker dies here? Its row stops being touched; any live worker's
-heartbeat queues it again after ``READING_STALE_SECONDS`` (``readings_rescue``) and the next
-run starts over. Each run takes the next attempt number, and writes its progress and its
-ending only while that attempt is the row's: a run overtaken by a later one stops, and
-its draft is never saved (the draft and the ending commit together). The file is emptied
-once read, and a reading never finished is deleted by the retention purge.
+What happens if the worker dies here? A running reading is touched every
+``ALIVE_SECONDS`` by a thread of its run, so only a dead run falls silent: after
+``READING_STALE_SECONDS`` any live worker's heartbeat puts it back in the queue
+(``readings_rescue``) and the next run starts over — up to ``MAX_ATTEMPTS`` runs, then it
+is refused in words (a file that kills its worker must not kill them all). A run claims a
+queued reading by moving it to "reading" with the next attempt number, and writes its
+progress and its ending only while that attempt is the row's: a duplicate task finds
+nothing to claim, and a run overtaken by a later one stops without saving its draft (the
+draft and the ending commit together). The file is emptied once read, and a reading never
+finished is deleted by the retention purge.
 """
 
 import io
 import logging
+import threading
 import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
 from django.tasks import task
 from django.utils import timezone
 
@@ -42,6 +47,13 @@ logger = logging.getLogger(__name__)
 
 ZIP_MAGIC = b"PK\x03\x04"
 READING_STALE_SECONDS = 120
+ALIVE_SECONDS = 15
+MAX_ATTEMPTS = 3
+GAVE_UP = (
+    "Reading this workbook was started {attempts} times and never finished (the worker "
+    "stopped each time, perhaps for lack of memory). Save the sheet with the addresses as "
+    "“CSV UTF-8 (Comma delimited)” and upload that."
+)
 # Progress is written at most this often.
 TOUCH_SECONDS = 1.0
 
@@ -73,8 +85,9 @@ def reading_start(*, actor: AbstractBaseUser, upload: UploadedFile) -> UploadRea
 
 
 def reading_answer(reading: UploadReading, *, sheet: int | None, column: int) -> None:
-    """The operator chose the column (and sheet) the question asked for: read again."""
-    UploadReading.objects.filter(pk=reading.pk, status=ReadingStatus.CHOOSE).update(
+    """The operator chose the column (and sheet) the question asked for: read again (a
+    second answer to the same question changes nothing)."""
+    answered = UploadReading.objects.filter(pk=reading.pk, status=ReadingStatus.CHOOSE).update(
         status=ReadingStatus.QUEUED,
         sheet=sheet,
         column=column,
@@ -84,28 +97,59 @@ def reading_answer(reading: UploadReading, *, sheet: int | None, column: int) ->
         rows_read=0,
         touched_at=timezone.now(),
     )
-    _enqueue(reading)
+    if answered:
+        _enqueue(reading)
 
 
 def reading_run(reading_id: str) -> None:
     """Read the stored upload (the task's body): a draft, a refusal or a question."""
-    now = timezone.now()
-    waiting = Q(status=ReadingStatus.QUEUED) | Q(status=ReadingStatus.READING)
-    claimed = UploadReading.objects.filter(waiting, pk=reading_id).update(
-        status=ReadingStatus.READING, attempt=F("attempt") + 1, touched_at=now
+    claimed = UploadReading.objects.filter(pk=reading_id, status=ReadingStatus.QUEUED).update(
+        status=ReadingStatus.READING, attempt=F("attempt") + 1, touched_at=timezone.now()
     )
     if not claimed:
-        return  # already read, refused or waiting for an answer
+        return  # another run has it, or it is read, refused or waiting for an answer
     reading = UploadReading.objects.get(pk=reading_id)
+    mine = UploadReading.objects.filter(pk=reading.pk, attempt=reading.attempt)
     try:
-        _read(reading)
+        if reading.attempt > MAX_ATTEMPTS:
+            refusal = GAVE_UP.format(attempts=MAX_ATTEMPTS)
+            _end(mine, status=ReadingStatus.REFUSED, refusal=refusal, content=b"")
+            return
+        with _KeptAlive(mine):
+            _read(reading, mine)
     except ReadingOvertaken:
         logger.info("Reading %s was taken over by a later run; this one stopped.", reading.pk)
 
 
-def _read(reading: UploadReading) -> None:
+class _KeptAlive:
+    """While the block runs, a thread touches the run's row every ALIVE_SECONDS: openpyxl
+    can be silent for tens of seconds, and only a dead run may look silent."""
+
+    def __init__(self, mine: QuerySet[UploadReading]) -> None:
+        self._mine = mine
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._touch, name="reading-alive", daemon=True)
+
+    def __enter__(self) -> "_KeptAlive":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _touch(self) -> None:
+        try:
+            while not self._stop.wait(ALIVE_SECONDS):
+                self._mine.update(touched_at=timezone.now())
+        except Exception:  # the run goes on; at worst it is taken over, which it notices
+            logger.exception("Could not touch a reading")
+        finally:
+            connection.close()  # this thread's own connection
+
+
+def _read(reading: UploadReading, mine: QuerySet[UploadReading]) -> None:
     data = io.BytesIO(bytes(reading.content))
-    mine = UploadReading.objects.filter(pk=reading.pk, attempt=reading.attempt)
     last_touch = 0.0
 
     def progress(phase: str, rows: int) -> None:
@@ -153,7 +197,8 @@ def _end(mine: QuerySet[UploadReading], **fields: object) -> None:
 
 
 def readings_rescue() -> list[str]:
-    """Queue again each reading whose worker fell silent (called by workers' heartbeats)."""
+    """Queue again each reading whose run fell silent, or whose task was lost (called by
+    workers' heartbeats)."""
     stale_before = timezone.now() - timedelta(seconds=READING_STALE_SECONDS)
     stale = UploadReading.objects.filter(
         status__in=[ReadingStatus.QUEUED, ReadingStatus.READING], touched_at__lt=stale_before
@@ -162,7 +207,7 @@ def readings_rescue() -> list[str]:
     for reading in stale.only("pk", "touched_at"):
         # Whoever moves touched_at first queues it: one new task, not one per worker.
         moved = UploadReading.objects.filter(pk=reading.pk, touched_at=reading.touched_at).update(
-            touched_at=timezone.now()
+            status=ReadingStatus.QUEUED, touched_at=timezone.now()
         )
         if moved:
             _enqueue(reading)

@@ -195,10 +195,13 @@ def removal_reading(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             (choice, f"{label} — e.g. {', '.join(samples[:3])}")
             for choice, label, samples in reading.candidates
         ]
+        offered = {choice for choice, _, _ in reading.candidates}
         if request.method == "POST" and form.is_valid():
-            sheet, column = form.sheet_and_column()
-            reading_answer(reading, sheet=sheet, column=column)
-            return redirect("woodpecker:removal_reading", pk=reading.pk)
+            if form.cleaned_data["column"] in offered:
+                sheet, column = form.sheet_and_column()
+                reading_answer(reading, sheet=sheet, column=column)
+                return redirect("woodpecker:removal_reading", pk=reading.pk)
+            form.add_error("column", "Choose one of the columns offered.")
     context = {"reading": reading, "form": form}
     if reading.status in (ReadingStatus.QUEUED, ReadingStatus.READING):
         context["situation"] = workers_situation()

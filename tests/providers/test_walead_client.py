@@ -274,3 +274,19 @@ def test_block_posts_leads_and_reads_count(client):
 
 def test_repr_never_shows_the_key(client):
     assert KEY not in repr(client)
+
+
+@responses.activate
+def test_half_a_surrogate_pair_or_an_unknown_charset_still_reads(client):
+    body = '[{"id": "id-1", "publicIdentifier": "ann\\ud800e", "reason": "\\ude00"}]'
+    responses.get(URL, body=body, content_type="application/json; charset=no-such-charset")
+    [lead] = client.list_blocked_leads()
+    assert (lead.public_identifier, lead.reason) == ("ann\ufffde", "\ufffd")
+    lead.public_identifier.encode("utf-8")  # storable: no lone surrogate left
+
+
+@responses.activate
+def test_a_lead_id_longer_than_the_audit_keeps_is_a_malformed_answer(client):
+    responses.get(URL, json=[{**lead(1), "id": "x" * 321}])
+    with pytest.raises(ProviderMalformedAnswer, match="id is 321 characters long"):
+        client.list_blocked_leads()

@@ -1,6 +1,7 @@
 """Large workbooks are read by a worker, off the web request, and the page follows it."""
 
 import io
+import time
 
 import openpyxl
 import pytest
@@ -211,3 +212,93 @@ def test_small_workbooks_are_still_read_at_once(operator_client, settings):
     draft = RemovalDraft.objects.get()
     assert response.url == reverse("woodpecker:removal_preview", args=[draft.pk])
     assert UploadReading.objects.count() == 0
+
+
+def test_a_duplicate_task_finds_nothing_to_claim(operator_client, monkeypatch):
+    upload(operator_client, CONTACTS)
+    reading = UploadReading.objects.get()
+    from suppression_admin.woodpecker import reading as module
+
+    runs = []
+    real_read = module._read
+
+    def read_and_meanwhile_a_duplicate_runs(*args):
+        runs.append("first")
+        reading_run(str(reading.pk))  # the same task, queued twice: nothing to claim
+        real_read(*args)
+
+    monkeypatch.setattr(module, "_read", read_and_meanwhile_a_duplicate_runs)
+    reading_run(str(reading.pk))
+
+    assert runs == ["first"]
+    reading.refresh_from_db()
+    assert (reading.status, reading.attempt) == (ReadingStatus.DONE, 1)
+    assert RemovalDraft.objects.count() == 1
+
+
+def test_a_second_answer_or_one_not_offered_changes_nothing(
+    operator_client, django_capture_on_commit_callbacks
+):
+    data = workbook({"2024": [["old@example.com"]], "2025": [["new@example.com"]]})
+    upload(operator_client, data)
+    reading = UploadReading.objects.get()
+    reading_run(str(reading.pk))
+    url = reverse("woodpecker:removal_reading", args=[reading.pk])
+
+    forged = operator_client.post(url, {"token": reading.pk, "column": "1:7"})
+    assert forged.status_code == 400
+    assert "Choose one of the columns offered." in forged.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(url, {"token": reading.pk, "column": "1:0"})
+        operator_client.post(url, {"token": reading.pk, "column": "0:0"})  # a second click
+    reading.refresh_from_db()
+    assert (reading.status, reading.sheet, reading.column) == (ReadingStatus.QUEUED, 1, 0)
+    assert DBTaskResult.objects.count() == 1
+
+
+def test_a_workbook_that_keeps_killing_its_worker_is_refused_after_three_runs(
+    operator_client, django_capture_on_commit_callbacks
+):
+    upload(operator_client, CONTACTS)
+    reading = UploadReading.objects.get()
+    # Three runs claimed it and died (each left it "reading", silent).
+    long_ago = timezone.now() - timezone.timedelta(seconds=READING_STALE_SECONDS + 1)
+    UploadReading.objects.filter(pk=reading.pk).update(
+        status=ReadingStatus.READING, attempt=3, touched_at=long_ago
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        readings_rescue()
+
+    reading_run(str(reading.pk))
+
+    reading.refresh_from_db()
+    assert reading.status == ReadingStatus.REFUSED
+    assert reading.refusal.startswith("Reading this workbook was started 3 times")
+    assert bytes(reading.content) == b""
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_running_reading_is_kept_alive_while_openpyxl_is_silent(operator_client, monkeypatch):
+    """(Committed rows: the keeping-alive thread has a connection of its own.)"""
+    upload(operator_client, CONTACTS)
+    reading = UploadReading.objects.get()
+    from suppression_admin.woodpecker import reading as module
+
+    monkeypatch.setattr(module, "ALIVE_SECONDS", 0.05)
+    touched = []
+    real_ingest = module.ingest_upload
+
+    def silent_for_a_while(*args, **kwargs):
+        before = UploadReading.objects.get(pk=reading.pk).touched_at
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # no progress call meanwhile
+            time.sleep(0.05)
+            if UploadReading.objects.get(pk=reading.pk).touched_at > before:
+                touched.append(True)
+                break
+        return real_ingest(*args, **kwargs)
+
+    monkeypatch.setattr(module, "ingest_upload", silent_for_a_while)
+    reading_run(str(reading.pk))
+
+    assert touched == [True]

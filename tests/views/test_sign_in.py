@@ -102,7 +102,7 @@ def test_each_sign_in_event_is_one_log_line(operator, caplog):
     failures = [line for line in lines if " login failure by " in line]
     assert len(failures) == 5
     assert lines[5:] == [lines[-1]]
-    assert lines[-1].startswith("AXES: Locking out {username: \"olivia.operator\"")
+    assert lines[-1].startswith('AXES: Locking out {username: "olivia.operator"')
 
 
 def time_ago(**delta):

@@ -20,6 +20,7 @@ from suppression_admin.woodpecker.ingest.errors import (
     XLSX_DAMAGED,
     XLSX_SHARED_STRINGS_TOO_LARGE,
     XLSX_SUSPICIOUS_COMPRESSION,
+    XLSX_TOO_MANY_CELLS,
     XLSX_TOO_MANY_COLUMNS,
     XLSX_TOO_MANY_SHARED_STRINGS,
     ColumnChoiceNeeded,
@@ -351,3 +352,58 @@ def test_ingest_xlsx_refuses_xml_no_workbook_holds(edit):
     data = with_part(xlsx_bytes(ROWS), "xl/worksheets/sheet1.xml", edit)
 
     assert refusal(data) == XLSX_DAMAGED
+
+
+def test_ingest_xlsx_scans_a_sheet_whatever_its_part_is_named():
+    data = xlsx_bytes([["Email", "Note"], ["ann@example.com", "short"]])
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        entries = {name: source.read(name) for name in source.namelist()}
+    sheet = entries.pop("xl/worksheets/sheet1.xml").replace(b"short", b"n" * 40_000)
+    entries["xl/worksheets/sheet1.bin"] = sheet
+    for name in ("[Content_Types].xml", "xl/_rels/workbook.xml.rels"):
+        entries[name] = entries[name].replace(b"sheet1.xml", b"sheet1.bin")
+    renamed = zip_bytes(entries)
+
+    assert refusal(renamed) == XLSX_CELL_TOO_LONG.format(limit=32_767)
+    short = with_part(
+        renamed, "xl/worksheets/sheet1.bin", lambda xml: xml.replace("n" * 40_000, "ok")
+    )
+    assert ingest(short).valid == ["ann@example.com"]  # openpyxl does read such a part
+
+
+def test_ingest_xlsx_counts_a_cell_of_rich_text_runs_as_one():
+    runs = "".join(f"<r><t>{'n' * 10_000}</t></r>" for _ in range(5))
+    data = with_part(
+        xlsx_bytes([["Email"], ["ann@example.com"]]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(
+            "</row></sheetData>",
+            f'</row><row r="3"><c r="B3" t="inlineStr"><is>{runs}</is></c></row></sheetData>',
+        ),
+    )
+
+    assert refusal(data) == XLSX_CELL_TOO_LONG.format(limit=32_767)
+
+
+def test_ingest_xlsx_counts_the_cells_openpyxl_pads_rows_out_to():
+    rows = "".join(f'<row r="{n}"><c r="AX{n}"/></row>' for n in range(3, 8))
+    data = with_part(
+        xlsx_bytes([["Email"], ["ann@example.com"]]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace("</row></sheetData>", f"</row>{rows}</sheetData>"),
+    )
+    limits = Limits(workbook=WorkbookLimits(max_cells=5 * 50 + 1))
+
+    assert refusal(data, limits=limits) == XLSX_TOO_MANY_CELLS.format(limit=251)
+    assert ingest(data, limits=Limits(workbook=WorkbookLimits(max_cells=5 * 50 + 2))).rows == 1
+
+
+def test_ingest_xlsx_refuses_many_small_entries_that_add_up_to_a_bomb():
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes(ROWS))) as source:
+        entries = {name: source.read(name) for name in source.namelist()}
+    for n in range(20):
+        entries[f"xl/media/image{n}.bin"] = bytes(900 * 1024)  # each under the 1 MB check
+
+    message = refusal(zip_bytes(entries))
+
+    assert message.startswith("The Excel file is compressed ")

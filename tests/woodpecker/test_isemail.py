@@ -121,6 +121,12 @@ def test_internationalised_and_literal_domains_that_are_valid_are_accepted(addre
     assert check(address) == (address, "")
 
 
+def test_a_decomposed_domain_is_the_same_address_as_the_composed_one():
+    composed, decomposed = "ann@caf\u00e9.fr", "ann@cafe\u0301.fr"
+    assert check(decomposed) == check(composed) == (composed, "")
+    assert check("ann@ab--cd.\u00e4.com") == ("ann@ab--cd.\u00e4.com", "")
+
+
 def test_an_internationalised_local_part_is_refused():
     # Legal with SMTPUTF8 (RFC 6531), but Django's validator refuses it and few mail
     # systems deliver to it; a person with such a mailbox has an ASCII address too.

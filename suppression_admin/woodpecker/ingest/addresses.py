@@ -17,6 +17,7 @@ refuse.
 """
 
 import re
+import unicodedata
 
 import idna
 from django.core.exceptions import ValidationError
@@ -74,7 +75,8 @@ def normalise(value: str) -> str:
     """Trim (whitespace and invisible characters), unwrap ``<…>`` and ``mailto:``, lowercase.
 
     Lowercasing uses ``str.lower`` rather than ``casefold`` so no letter turns into others
-    (``ß`` stays ``ß``).
+    (``ß`` stays ``ß``). Non-ASCII text is put in Unicode's composed form (NFC): "é" typed
+    as "e" and an accent (as macOS writes names) is the same address as "é".
     """
     text = value.strip(TRIM_CHARS)
     if text[:1] == "<" and text[-1:] == ">":
@@ -83,7 +85,8 @@ def normalise(value: str) -> str:
         text = text[7:].strip(TRIM_CHARS)
         if text[:1] == "<" and text[-1:] == ">":
             text = text[1:-1].strip(TRIM_CHARS)
-    return text.lower()
+    text = text.lower()
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def _django_accepts(address: str) -> bool:
@@ -103,12 +106,14 @@ def _idna_domain(domain: str) -> bool:
         # An address literal: Django has checked the IP address; only IPv4 is written
         # without the "IPv6:" tag SMTP requires (and Django refuses the tagged form).
         return _IPV4_LITERAL(domain) is not None
-    if domain.isascii() and "xn--" not in domain:
-        return True
-    try:
-        idna.decode(idna.encode(domain))
-    except idna.IDNAError:
-        return False
+    for label in domain.split("."):
+        try:
+            if not label.isascii():
+                idna.alabel(label)  # it must convert to an "xn--" label …
+            elif label.startswith("xn--"):
+                idna.ulabel(label)  # … and an "xn--" label must convert back
+        except (idna.IDNAError, UnicodeError):
+            return False
     return True
 
 

@@ -73,6 +73,11 @@ XLSX_TOO_MANY_COLUMNS = (
     "The workbook uses column {column}; the limit is {limit:,} columns. Delete the columns "
     "after the last one with data (or save the sheet as CSV) and upload it again."
 )
+XLSX_TOO_MANY_CELLS = (
+    "The workbook holds more than {limit:,} cells (counting each row out to its last "
+    "cell); the limit is {limit:,}. Delete the columns and sheets not needed (or save the "
+    "sheet with the addresses as CSV) and upload it again."
+)
 XLSX_NO_WORKSHEET = "The workbook has no worksheets."
 EMPTY_SHEET = "The sheet “{sheet}” of the workbook is empty."
 NO_EMAIL_COLUMN_ON_ANY_SHEET = (

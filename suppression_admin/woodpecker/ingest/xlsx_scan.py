@@ -8,13 +8,17 @@ nothing but counters, and refuses the workbook — naming the limit — as soon 
 passes it:
 
 * shared strings: how many, and their total length;
-* the length of any one cell (or any run of text at all);
-* the column a cell is in, and the row number a row claims (openpyxl fills in every row up
-  to that number, and pads a row out to its last cell).
+* the length of any one cell (all its runs of rich text together), or of any run of text;
+* the column a cell is in, and the row number a row claims;
+* the cells openpyxl will hand over: it pads each row out to its last cell, so a row whose
+  only cell is in column ALL is a thousand cells.
 
-The uncompressed size of the parts has been bounded already (``check_workbook_zip``), so
-the time this takes is bounded too. A document type declaration is refused: workbooks never
-carry one, and it is how XML entity bombs are made.
+Every part that looks like XML is scanned, whatever its name (openpyxl finds its parts by
+the names the workbook's relationships give, which need not end in .xml); the others are
+images and the like, which openpyxl does not parse. The uncompressed size of the parts has
+been bounded already (``check_workbook_zip``), so the time this takes is bounded too. A
+document type declaration is refused: workbooks never carry one, and it is how XML entity
+bombs are made.
 """
 
 import zipfile
@@ -26,6 +30,7 @@ from .errors import (
     XLSX_CELL_TOO_LONG,
     XLSX_DAMAGED,
     XLSX_SHARED_STRINGS_TOO_LARGE,
+    XLSX_TOO_MANY_CELLS,
     XLSX_TOO_MANY_COLUMNS,
     XLSX_TOO_MANY_SHARED_STRINGS,
     IngestRefused,
@@ -47,14 +52,31 @@ class WorkbookLimits:
     max_shared_string_chars: int = 48 * 1024 * 1024
     max_cell_chars: int = EXCEL_MAX_CELL_CHARS
     max_columns: int = 1_000
+    # A million rows of twenty columns; a sheet's padded rows count (see the module).
+    max_cells: int = 20_000_000
 
 
 def scan_workbook(archive: zipfile.ZipFile, limits: WorkbookLimits) -> None:
     """Raise ``IngestRefused`` naming the limit the workbook passes, if it passes one."""
+    cells = 0
     for entry in archive.infolist():
-        if entry.filename.lower().endswith((".xml", ".rels")) and not entry.is_dir():
-            with archive.open(entry) as part:
-                _Scan(limits).scan(part)
+        if entry.is_dir():
+            continue
+        with archive.open(entry) as part:
+            if not _looks_like_xml(part.read(_XML_SNIFF_BYTES)):
+                continue
+        with archive.open(entry) as part:
+            scan = _Scan(limits, cells)
+            scan.scan(part)
+            cells = scan.cells
+
+
+_XML_SNIFF_BYTES = 64
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _looks_like_xml(start: bytes) -> bool:
+    return start.startswith(_UTF16_BOMS) or start.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<"
 
 
 def column_number(letters: str) -> int:
@@ -77,12 +99,15 @@ def column_letters(number: int) -> str:
 class _Scan:
     """One XML part's counts. Handlers see every element start and every run of text."""
 
-    def __init__(self, limits: WorkbookLimits) -> None:
+    def __init__(self, limits: WorkbookLimits, cells: int) -> None:
         self.limits = limits
         self.run = 0  # characters since the last element started
+        self.cell_chars = 0  # characters since the last cell (<c>, <si>, <is>) or row began
         self.strings = 0  # shared strings (<si>) seen
         self.string_chars = 0  # their characters, all told
-        self.current_string = 0  # characters of the shared string being read
+        self.cells = cells  # cells openpyxl will hand over, in the parts scanned so far
+        self.row_width = 0  # the current row's last column
+        self.rows = 0
         # Columns with more letters than this cannot pass max_columns: check only those.
         self.column_letters = len(column_letters(limits.max_columns))
 
@@ -104,12 +129,16 @@ class _Scan:
         self.run = 0
         local = name.rpartition(":")[2]
         if local == "c":
+            self.cell_chars = 0
             self.cell(attributes.get("r", ""))
         elif local == "row":
+            self.cell_chars = 0
             self.row(attributes.get("r", ""))
+        elif local == "is":
+            self.cell_chars = 0
         elif local == "si":
             self.strings += 1
-            self.current_string = 0
+            self.cell_chars = 0
             if self.strings > self.limits.max_shared_strings:
                 raise IngestRefused(
                     XLSX_TOO_MANY_SHARED_STRINGS.format(limit=self.limits.max_shared_strings)
@@ -117,8 +146,8 @@ class _Scan:
 
     def text(self, data: str) -> None:
         self.run += len(data)
+        self.cell_chars += len(data)
         if self.strings:
-            self.current_string += len(data)
             self.string_chars += len(data)
             if self.string_chars > self.limits.max_shared_string_chars:
                 raise IngestRefused(
@@ -126,21 +155,36 @@ class _Scan:
                         limit=self.limits.max_shared_string_chars // (1024 * 1024)
                     )
                 )
-        if max(self.run, self.current_string) > self.limits.max_cell_chars:
+        if max(self.run, self.cell_chars) > self.limits.max_cell_chars:
             raise IngestRefused(XLSX_CELL_TOO_LONG.format(limit=self.limits.max_cell_chars))
 
     def cell(self, reference: str) -> None:
         letters = reference.rstrip(_DIGITS)
-        if len(letters) < self.column_letters:
-            return
-        if len(letters) > 3 or column_number(letters) > self.limits.max_columns:
+        if len(letters) == 1:
+            column = ord(letters.upper()) - ord("A") + 1
+        elif not letters:
+            column = self.row_width + 1  # no reference: the next cell along
+        elif len(letters) > self.column_letters:
+            column = self.limits.max_columns + 1
+        else:
+            column = column_number(letters)
+        if column > self.limits.max_columns:
             raise IngestRefused(
                 XLSX_TOO_MANY_COLUMNS.format(
                     column=letters.upper()[:3], limit=self.limits.max_columns
                 )
             )
+        if column > self.row_width:
+            self.cells += column - self.row_width
+            self.row_width = column
+            if self.cells > self.limits.max_cells:
+                raise IngestRefused(XLSX_TOO_MANY_CELLS.format(limit=self.limits.max_cells))
 
     def row(self, number: str) -> None:
+        self.row_width = 0
+        self.rows += 1
+        if self.rows > EXCEL_MAX_ROW:
+            raise IngestRefused(XLSX_DAMAGED)
         if number and not (number.isdigit() and int(number) <= EXCEL_MAX_ROW):
             raise IngestRefused(XLSX_DAMAGED)
 

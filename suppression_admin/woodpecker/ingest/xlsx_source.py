@@ -60,6 +60,7 @@ def check_workbook_zip(
         with zipfile.ZipFile(data) as archive:
             entries = archive.infolist()
             total = sum(entry.file_size for entry in entries)
+            packed = sum(entry.compress_size for entry in entries)
             if total > max_uncompressed_bytes:
                 raise IngestRefused(
                     XLSX_TOO_LARGE_UNPACKED.format(
@@ -67,9 +68,14 @@ def check_workbook_zip(
                         limit=human_size(max_uncompressed_bytes, round_up=False),
                     )
                 )
-            for entry in entries:
-                ratio = entry.file_size / max(entry.compress_size, 1)
-                if entry.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+            # Each large entry, and all of them together (many entries just under the
+            # threshold make a bomb too).
+            for size, compressed in [
+                (total, packed),
+                *((e.file_size, e.compress_size) for e in entries),
+            ]:
+                ratio = size / max(compressed, 1)
+                if size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
                     raise IngestRefused(XLSX_SUSPICIOUS_COMPRESSION.format(ratio=int(ratio)))
             _refuse_other_zips(archive)
             scan_workbook(archive, limits)
