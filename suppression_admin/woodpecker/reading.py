@@ -32,6 +32,7 @@ from django.db.models import F, QuerySet
 from django.tasks import task
 from django.utils import timezone
 
+from suppression_admin.jobs.workers import Situation
 from suppression_admin.outside_text import safe_text
 from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused, ingest_upload
 from suppression_admin.woodpecker.models import ReadingStatus, UploadReading
@@ -194,6 +195,19 @@ def _read(reading: UploadReading, mine: QuerySet[UploadReading]) -> None:
 def _end(mine: QuerySet[UploadReading], **fields: object) -> None:
     if not mine.update(touched_at=timezone.now(), **fields):
         raise ReadingOvertaken
+
+
+def reading_stalled(reading: UploadReading) -> Situation | None:
+    """What to tell the operator when the run reading their file has fallen silent."""
+    silent = (timezone.now() - reading.touched_at).total_seconds()
+    if reading.status != ReadingStatus.READING or silent < 3 * ALIVE_SECONDS:
+        return None
+    return Situation(
+        f"The worker reading this file has not been heard from for {int(silent):,} s (it may "
+        f"have stopped). A live worker starts reading it again within "
+        f"{READING_STALE_SECONDS // 60} minutes of its going silent.",
+        problem=False,
+    )
 
 
 def readings_rescue() -> list[str]:

@@ -34,7 +34,12 @@ from suppression_admin.woodpecker.models import (
     RemovalDraft,
     UploadReading,
 )
-from suppression_admin.woodpecker.reading import reading_answer, reading_start, reads_in_background
+from suppression_admin.woodpecker.reading import (
+    reading_answer,
+    reading_stalled,
+    reading_start,
+    reads_in_background,
+)
 from suppression_admin.woodpecker.services import (
     REASON_REQUIRED,
     RemovalRequestInvalid,
@@ -204,7 +209,7 @@ def removal_reading(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             form.add_error("column", "Choose one of the columns offered.")
     context = {"reading": reading, "form": form}
     if reading.status in (ReadingStatus.QUEUED, ReadingStatus.READING):
-        context["situation"] = workers_situation()
+        context["situation"] = workers_situation() or reading_stalled(reading)
     template = "woodpecker/removal_reading.html"
     if request.htmx and request.htmx.target == "reading":
         template += "#reading"

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from suppression_admin.jobs.models import Worker
 from suppression_admin.woodpecker.ingest import ingest_upload
 from suppression_admin.woodpecker.ingest.result import (
     CHECKING,
@@ -302,3 +303,17 @@ def test_a_running_reading_is_kept_alive_while_openpyxl_is_silent(operator_clien
     reading_run(str(reading.pk))
 
     assert touched == [True]
+
+
+def test_the_page_says_when_the_run_reading_the_file_has_fallen_silent(operator_client):
+    upload(operator_client, CONTACTS)
+    reading = UploadReading.objects.get()
+    Worker.objects.create(id="w-1", hostname="h", pid=1, seen_at=timezone.now())
+    quiet = timezone.now() - timezone.timedelta(seconds=50)
+    UploadReading.objects.filter(pk=reading.pk).update(
+        status=ReadingStatus.READING, phase=OPENING, touched_at=quiet
+    )
+    html = page(operator_client, reading).content.decode()
+    assert "The worker reading this file has not been heard from for 50 s" in html
+    UploadReading.objects.filter(pk=reading.pk).update(touched_at=timezone.now())
+    assert "not been heard from" not in page(operator_client, reading).content.decode()
