@@ -30,3 +30,12 @@ def _where(name: str, endpoint_for) -> tuple[str, str, bool]:
     if endpoint.mode == "sandbox":
         return name, "sandbox", False
     return name, f"live at {urlsplit(endpoint.base_url).hostname}", True
+
+
+def navigation(request: HttpRequest) -> dict:
+    """Which part of the navigation the page belongs to (its link gets aria-current)."""
+    match = request.resolver_match
+    namespace = match.namespace if match else ""
+    if namespace == "woodpecker" and match.url_name.startswith(("removal", "retry")):
+        return {"nav_current": "bulk"}
+    return {"nav_current": namespace}

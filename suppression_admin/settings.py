@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "suppression_admin.context_processors.sandbox",
+                "suppression_admin.context_processors.navigation",
             ],
         },
     },

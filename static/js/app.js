@@ -25,7 +25,18 @@ document.addEventListener("submit", (event) => {
     return;
   }
   form.dataset.submitted = "1";
-  for (const button of form.querySelectorAll("button[type=submit]")) {
+  const outside = form.id ? document.querySelectorAll(`button[form="${form.id}"]`) : [];
+  for (const button of [...form.querySelectorAll("button[type=submit]"), ...outside]) {
     button.disabled = true;
   }
+});
+
+// "/" puts the cursor in the page's search box (as on many sites), unless one is typing.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const typing = event.target.closest("input, textarea, select, [contenteditable]");
+  const search = document.querySelector("[data-search]");
+  if (typing || !search) return;
+  event.preventDefault();
+  search.focus();
 });

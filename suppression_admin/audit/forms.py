@@ -53,6 +53,7 @@ class AuditFilterForm(forms.Form):
     identifier = _text_field(
         "Email, LinkedIn identifier or URL, or lead id", 500, "e.g. maria-gonzalez"
     )
+    identifier.widget.attrs["data-search"] = ""
     ticket = _text_field("Ticket", 200, "e.g. SUP-1234")
     match = forms.ChoiceField(
         required=False,

@@ -58,13 +58,14 @@ def job_events(job: Job) -> QuerySet[OperationEvent]:
     return OperationEvent.objects.filter(operation_id=job.pk).order_by("at", "id")
 
 
-def job_problems(job: Job) -> QuerySet[OperationItem]:
-    """The first items that did not end done (the whole list is in the result CSV)."""
+def job_problems(job: Job, *, after: int = -1) -> QuerySet[OperationItem]:
+    """The items that did not end done, after position ``after``: a page of PROBLEMS_SHOWN
+    and one more, which says whether there is a next page (the result CSV has them all)."""
     return (
-        OperationItem.objects.filter(operation_id=job.pk)
+        OperationItem.objects.filter(operation_id=job.pk, position__gt=after)
         .exclude(outcome__in=DONE_OUTCOMES)
         .order_by("position")
-        .only("identifier", "label", "outcome", "detail")[:PROBLEMS_SHOWN]
+        .only("position", "identifier", "label", "outcome", "detail")[: PROBLEMS_SHOWN + 1]
     )
 
 

@@ -18,6 +18,7 @@ from suppression_admin.audit.models import AccessKind, OperationItem, Provider
 from suppression_admin.audit.services import access_record
 from suppression_admin.client_address import client_address
 from suppression_admin.jobs.selectors import (
+    PROBLEMS_SHOWN,
     job_events,
     job_for_page,
     job_problems,
@@ -75,10 +76,23 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "reminder": BLACKLISTED_REMINDER if job.provider == Provider.WOODPECKER else "",
     }
     if job.is_finished:
-        context["problems"] = job_problems(job)
+        after = _int(request.GET.get("problems_after"), default=-1)
+        problems = list(job_problems(job, after=after))
+        context["problems"] = problems[:PROBLEMS_SHOWN]
+        context["problems_from"] = after >= 0
+        context["problems_next"] = None
+        if len(problems) > PROBLEMS_SHOWN:
+            context["problems_next"] = problems[PROBLEMS_SHOWN - 1].position
     if request.htmx and request.htmx.target == "progress":
         return render(request, "jobs/job.html#progress", context)
     return render(request, "jobs/job.html", context)
+
+
+def _int(text: str | None, *, default: int) -> int:
+    try:
+        return max(int(text or ""), -1)
+    except ValueError:
+        return default
 
 
 @require_POST

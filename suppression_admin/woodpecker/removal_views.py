@@ -266,12 +266,27 @@ def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     if draft.valid_count and draft.blacklisted_count is None and not draft.lookup_error:
         # The count is a worker's task: say so if no worker will run it.
         context["situation"] = workers_situation(Provider.WOODPECKER)
+    if draft.blacklisted_count is not None:
+        context["not_listed"] = max(draft.valid_count - draft.blacklisted_count, 0)
     if request.htmx and request.htmx.target == "lookup":
+        context["polling"] = True  # the send button follows the count (out of band)
         return render(request, "woodpecker/removal_preview.html#lookup", context)
     context["unused_preview"] = _unused_preview(draft)
     return render(
         request, "woodpecker/removal_preview.html", context, status=400 if form.errors else 200
     )
+
+
+@require_POST
+@can_remove
+def removal_discard(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Throw away an upload not yet confirmed (its addresses with it); nothing was sent."""
+    draft = _own_draft(request, pk, lean=True)
+    if draft.job_id is not None:
+        return redirect("jobs:detail", pk=draft.job_id)
+    RemovalDraft.objects.filter(pk=draft.pk, job__isnull=True).delete()
+    messages.info(request, "The upload was discarded; nothing was sent to Woodpecker.")
+    return redirect("woodpecker:removal_new")
 
 
 @require_GET

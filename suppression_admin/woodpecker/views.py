@@ -1,4 +1,4 @@
-"""Woodpecker pages. Browsing the blacklist; bulk removal arrives with its own issue."""
+"""Woodpecker pages: searching the blacklist (woodpecker.search), one address's status."""
 
 from django import forms
 from django.contrib.auth.decorators import permission_required
@@ -10,13 +10,12 @@ from suppression_admin import provider_checks
 from suppression_admin.accounts.access import reviewer_or_operator
 from suppression_admin.connections import woodpecker_client
 from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
+from suppression_admin.woodpecker.search import SearchInvalid, blacklist_search
 from suppression_admin.woodpecker.services import email_on_blacklist
-
-PAGE_SIZE = 500  # Woodpecker's largest page
 
 
 class BlacklistSearchForm(forms.Form):
-    email_filter = forms.CharField(required=False, max_length=320, strip=True)
+    email_filter = forms.CharField(required=False, max_length=100_000, strip=True)
     page = forms.IntegerField(required=False, min_value=0, max_value=1_000_000)
 
 
@@ -26,26 +25,23 @@ def blacklist(request: HttpRequest) -> HttpResponse:
     form = BlacklistSearchForm(request.GET)
     data = form.cleaned_data if form.is_valid() else {}
     email_filter, page = data.get("email_filter") or "", data.get("page") or 0
-    context: dict = {"email_filter": email_filter, "page": page, "emails": [], "error": ""}
-    try:
-        client = woodpecker_client()
-    except ProviderNotConfigured as error:
-        context["not_configured"] = str(error)
+    context: dict = {"email_filter": email_filter, "page": page, "result": None, "error": ""}
+    if not form.is_valid():
+        context["error"] = "; ".join(error for errors in form.errors.values() for error in errors)
     else:
         try:
-            result = client.list_page(page=page, per_page=PAGE_SIZE, email_filter=email_filter)
-        except ProviderError as error:
-            context["error"] = error.message
+            client = woodpecker_client()
+        except ProviderNotConfigured as error:
+            context["not_configured"] = str(error)
         else:
-            context.update(
-                emails=result.emails,
-                total=result.total,
-                first=page * PAGE_SIZE + 1,
-                last=page * PAGE_SIZE + len(result.emails),
-                has_next=(page + 1) * PAGE_SIZE < result.total,
-            )
-        finally:
-            client.close()
+            try:
+                context["result"] = blacklist_search(client, email_filter, page=page)
+            except SearchInvalid as invalid:
+                context["invalid"] = str(invalid)
+            except ProviderError as error:
+                context["error"] = error.message
+            finally:
+                client.close()
     template = "woodpecker/blacklist.html"
     if request.htmx and request.htmx.target == "results":
         template += "#results"

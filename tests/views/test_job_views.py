@@ -211,3 +211,29 @@ def test_the_preview_says_when_no_worker_will_count(operator_client):
     )
     html = operator_client.get(draft.url).content.decode()
     assert "No worker has run yet: start one with bin/worker" in html
+
+
+def test_every_address_not_removed_is_listed_a_page_at_a_time(
+    operator_client, operator, fake_woodpecker, clock
+):
+    fake_woodpecker.on(
+        "DELETE", lambda request: (400, {}, '{"detail": "Value of emails is incorrect."}')
+    )
+    job = run(start_job(operator, addresses(250)))
+    url = reverse("jobs:detail", args=[job.pk])
+
+    first = operator_client.get(url).content.decode()
+    assert first.count("<td>person") == 100
+    assert "person0@example.com" in first
+    assert "person99@example.com" in first
+    assert "person100@example.com" not in first
+    next_url = first.split('data-testid="problems-next"')[0].rsplit('href="', 1)[1].split('"')[0]
+    second = operator_client.get(url + next_url.replace("&amp;", "&")).content.decode()
+    assert "person100@example.com" in second
+    assert "person199@example.com" in second
+    assert "person99@example.com" not in second
+    third_url = second.split('data-testid="problems-next"')[0].rsplit('href="', 1)[1].split('"')[0]
+    third = operator_client.get(url + third_url).content.decode()
+    assert third.count("<td>person") == 50
+    assert 'data-testid="problems-next"' not in third
+    assert "← From the first" in third

@@ -379,3 +379,64 @@ def test_a_file_with_hostile_values_after_its_first_8_kb_gives_a_preview(operato
     stored = list(operation.items.values_list("identifier", flat=True))
     assert "nul\ufffd@example.com" in stored
     assert not any("\x00" in value or "\u202e" in value for value in stored)
+
+
+def preview_of(client, draft, **headers):
+    return client.get(
+        reverse("woodpecker:removal_preview", args=[draft.pk]), headers=headers
+    ).content.decode()
+
+
+def test_the_preview_leads_with_what_will_happen(operator_client):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    RemovalDraft.objects.filter(pk=draft.pk).update(blacklisted_count=1)
+    html = preview_of(operator_client, draft)
+    assert (
+        "<strong>1</strong> of these 2 addresses is on the blacklist and will be removed; "
+        "1 is not (nothing to do)." in html
+    )
+    assert 'data-testid="send"' in html
+    assert html.count('id="send-button"') == 1
+
+
+def test_with_none_on_the_blacklist_the_button_gives_way_to_an_explanation(operator_client):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    RemovalDraft.objects.filter(pk=draft.pk).update(blacklisted_count=0)
+    html = preview_of(operator_client, draft)
+    assert "None of these 2 addresses is on the blacklist now" in html
+    assert 'data-testid="send"' not in html
+    assert 'data-testid="send-anyway"' in html  # an explicit choice stays possible
+    sent = operator_client.post(
+        reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": "Sure"}
+    )
+    assert sent.url == reverse("jobs:detail", args=[Job.objects.get().pk])
+
+
+def test_the_polled_count_brings_the_decision_with_it(operator_client):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    pending = preview_of(operator_client, draft, **{"HX-Request": "true", "HX-Target": "lookup"})
+    assert 'id="send-button"' not in pending
+    RemovalDraft.objects.filter(pk=draft.pk).update(blacklisted_count=0)
+    done = preview_of(operator_client, draft, **{"HX-Request": "true", "HX-Target": "lookup"})
+    assert '<div id="send-button" class="stack" hx-swap-oob="true">' in done
+    assert "None of these 2 addresses is on the blacklist now" in done
+
+
+def test_an_upload_can_be_discarded_and_nothing_is_sent(operator_client):
+    upload(operator_client, CSV)
+    draft = RemovalDraft.objects.get()
+    response = operator_client.post(
+        reverse("woodpecker:removal_discard", args=[draft.pk]), follow=True
+    )
+    assert RemovalDraft.objects.count() == 0
+    assert "The upload was discarded; nothing was sent to Woodpecker." in response.content.decode()
+    assert Job.objects.count() == 0
+
+
+def test_ticked_addresses_are_named_as_such_not_as_pasted(operator_client):
+    operator_client.post(reverse("woodpecker:removal_selected"), {"email": ["a@x.com"]})
+    html = preview_of(operator_client, RemovalDraft.objects.get())
+    assert "Preview: addresses ticked on the blacklist page" in html

@@ -1,8 +1,10 @@
+import json
+
 import pytest
 import responses
 from django.urls import reverse
 
-from tests.conftest import TEST_WOODPECKER_URL
+from tests.conftest import TEST_WALEAD_URL, TEST_WOODPECKER_URL
 
 URL = f"{TEST_WOODPECKER_URL}/v2/blacklist/emails"
 pytestmark = pytest.mark.usefixtures("live_providers")
@@ -14,10 +16,10 @@ def test_blacklist_page_lists_emails_and_pages(operator_client):
     response = operator_client.get(reverse("woodpecker:blacklist"), {"page": 1})
     html = response.content.decode()
     assert "a@x.com" in html
-    assert "501–502 of 1250" in html  # noqa: RUF001 - the page uses an en dash
+    assert "101–102 of 1,250" in html  # noqa: RUF001 - the page uses an en dash
     assert "page=2" in html
     assert "page=0" in html
-    assert "page=1&per_page=500" in responses.calls[0].request.url
+    assert "page=1&per_page=100" in responses.calls[0].request.url
 
 
 @responses.activate
@@ -30,6 +32,88 @@ def test_blacklist_search_uses_email_filter_and_htmx_gets_a_fragment(operator_cl
     )
     assert response.content.decode().lstrip().startswith('<div id="results">')
     assert "email_filter=%2A%40x.com" in responses.calls[0].request.url
+
+
+def searched(operator_client, text, **query):
+    response = operator_client.get(
+        reverse("woodpecker:blacklist"),
+        {"email_filter": text, **query},
+        headers={"HX-Request": "true", "HX-Target": "results"},
+    )
+    return response.content.decode()
+
+
+def sent_filters() -> list[str]:
+    return [call.request.params.get("email_filter", "") for call in responses.calls]
+
+
+@responses.activate
+def test_a_partial_text_finds_every_address_containing_it(operator_client):
+    responses.get(URL, json={"emails": ["m.johnson@a.com", "tim.john@b.com"], "total": 3})
+    html = searched(operator_client, "  M.Joh ")
+    assert sent_filters() == ["*m.joh*"]
+    assert "1–2 of 3 matching <code>*m.joh*</code>" in html  # noqa: RUF001
+    assert "m.johnson@a.com" in html
+    assert "No blacklisted address" not in html
+
+
+@responses.activate
+def test_one_whole_address_says_whether_it_is_on_the_blacklist(operator_client):
+    responses.get(URL, json={"emails": ["jo.ann@x.com"], "total": 1})
+    html = searched(operator_client, "ann@x.com")
+    assert sent_filters() == ["*ann@x.com*"]  # near spellings show too …
+    assert (
+        'data-testid="verdict"><span class="tag ok">Not on the blacklist</span> ann@x.com' in html
+    )
+    assert "jo.ann@x.com" in html  # … but the verdict is about this exact address
+
+
+@responses.activate
+def test_a_whole_address_among_many_matches_is_looked_up_exactly(operator_client):
+    responses.get(URL, json={"emails": [f"x{n}ann@x.com" for n in range(100)], "total": 250})
+    responses.get(URL, json={"emails": ["ann@x.com"], "total": 1})
+    html = searched(operator_client, "ann@x.com")
+    assert sent_filters() == ["*ann@x.com*", "ann@x.com"]
+    assert '<span class="tag warn">On the blacklist</span> ann@x.com' in html
+
+
+@responses.activate
+def test_ten_pasted_addresses_each_get_a_true_answer_past_the_url_limit(operator_client):
+    addresses = [f"{'someone.with.a.long.name' * 8}{n}@example.com" for n in range(30)]
+    listed = addresses[::3]
+
+    def answer(request):
+        wanted = request.params["email_filter"].split(",")
+        found = [address for address in listed if address in wanted]
+        return 200, {}, json.dumps({"emails": found, "total": len(found)})
+
+    responses.add_callback(responses.GET, URL, callback=answer)
+    html = searched(operator_client, "\n".join(addresses[:15]) + ", " + "; ".join(addresses[15:]))
+    assert len(responses.calls) > 1  # several look-ups: each URL within Woodpecker's limit
+    assert all(len(call.request.url) <= 4100 for call in responses.calls)
+    assert "<strong>10 of 30</strong> addresses are on the blacklist." in html
+    for address in addresses:
+        start = html.index(f"<td>{address}</td>")
+        row = html[start : html.index("</tr>", start)]
+        assert ("tag warn" in row) == (address in listed), address
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ann@x.com smith", "“smith” is not a whole address"),
+        ("ann@x.com, *@y.com", "“*@y.com” is not a whole address"),
+        (" ".join(f"p{n}@x.com" for n in range(1001)), "at most 1,000 addresses at once"),
+    ],
+)
+@responses.activate
+def test_a_search_that_cannot_be_read_is_an_error_never_unfiltered_rows(
+    operator_client, text, message
+):
+    html = searched(operator_client, text)
+    assert message in html
+    assert len(responses.calls) == 0  # nothing listed under the box
+    assert "<table" not in html
 
 
 @responses.activate
@@ -104,3 +188,37 @@ def test_a_busy_key_is_a_page_that_says_so_quickly_never_a_500(operator_client, 
     assert "busy with other requests for this account" in response.content.decode()
     assert took < 2
     assert len(responses.calls) == 0  # nothing was sent
+
+
+@pytest.mark.parametrize(
+    ("url_name", "current"),
+    [
+        ("walead:blocked_leads", "WaLead"),
+        ("woodpecker:blacklist", "Woodpecker"),
+        ("woodpecker:removal_new", "Bulk removal"),
+        ("jobs:mine", "Jobs"),
+    ],
+)
+@responses.activate
+def test_the_navigation_marks_the_current_page_and_offers_a_skip_link(
+    operator_client, url_name, current
+):
+    responses.get(URL, json={"emails": [], "total": 0})
+    responses.get(f"{TEST_WALEAD_URL}/v1/blocked-leads", json=[])
+    html = operator_client.get(reverse(url_name)).content.decode()
+    assert html.count('aria-current="page"') == 1
+    assert f'aria-current="page">{current}</a>' in html
+    assert '<a class="skip-link" href="#main">' in html
+    assert '<main id="main" tabindex="-1">' in html
+
+
+@responses.activate
+def test_search_as_you_type_replaces_the_history_entry(operator_client):
+    responses.get(URL, json={"emails": [], "total": 0})
+    responses.get(f"{TEST_WALEAD_URL}/v1/blocked-leads", json=[])
+    for url_name in ("woodpecker:blacklist", "walead:blocked_leads"):
+        html = operator_client.get(reverse(url_name)).content.decode()
+        form = html[html.index('<form class="toolbar"') :][:600]
+        assert 'hx-replace-url="true"' in form
+        assert "hx-push-url" not in form
+        assert "data-search" in html
