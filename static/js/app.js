@@ -40,3 +40,16 @@ document.addEventListener("keydown", (event) => {
   event.preventDefault();
   search.focus();
 });
+
+// A table or excerpt wider (or taller) than its box scrolls inside it: let the keyboard reach
+// and scroll it too.
+function letKeyboardScroll(root) {
+  for (const box of root.querySelectorAll("table, pre")) {
+    const scrolls = box.scrollWidth > box.clientWidth || box.scrollHeight > box.clientHeight;
+    if (scrolls) box.tabIndex = 0;
+    else if (box.getAttribute("tabindex") === "0") box.removeAttribute("tabindex");
+  }
+}
+document.addEventListener("DOMContentLoaded", () => letKeyboardScroll(document));
+document.addEventListener("htmx:afterSettle", (event) => letKeyboardScroll(event.target));
+window.addEventListener("resize", () => letKeyboardScroll(document));

@@ -1,0 +1,64 @@
+"""The blacklist searches and the preview's decision, in a real browser against the sandbox."""
+
+import pytest
+from playwright.sync_api import expect
+
+from suppression_admin.sandbox.models import SandboxBlacklistedEmail
+from tests.conftest import make_user
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+PASSWORD = "pw-for-tests-only"
+
+
+def log_in(page, base: str, next_path: str) -> None:
+    page.goto(f"{base}{next_path}")
+    page.get_by_label("Username").fill("olga.operator")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_searches_answer_truly_and_a_useless_removal_is_not_offered(page, sandbox, workers):
+    make_user("olga.operator", "Operators")
+    listed = sorted(SandboxBlacklistedEmail.objects.values_list("email", flat=True))
+    part = listed[0].split("@")[0][2:7]  # a piece from inside an address
+    containing = [email for email in listed if part in email]
+    base = sandbox.url
+    log_in(page, base, "/woodpecker/")
+
+    # Typing part of an address finds every address containing it.
+    box = page.get_by_label("Search: part of an address")
+    box.press_sequentially(part, delay=40)
+    expect(page.get_by_test_id("range")).to_contain_text(f"of {len(containing)} matching")
+    expect(page.locator("#results tbody tr")).to_have_count(min(len(containing), 100))
+    history = page.evaluate("history.length")
+
+    # Ten pasted addresses: a true answer for each.
+    unlisted = [f"nobody{n}@nowhere.example" for n in range(5)]
+    pasted = listed[10:15] + unlisted
+    box.fill("\n".join(pasted))
+    expect(page.get_by_test_id("verdict-summary")).to_have_text(
+        "5 of 10 addresses are on the blacklist."
+    )
+    for address in pasted:
+        row = page.get_by_test_id("verdicts").locator("tr", has_text=address)
+        expect(row).to_contain_text("Yes" if address in listed else "No")
+    assert page.evaluate("history.length") == history  # typing replaced, never pushed
+
+    # "/" puts the cursor back in the search box.
+    page.locator("h1").click()
+    page.keyboard.press("/")
+    expect(box).to_be_focused()
+
+    # A list of addresses none of which is blacklisted: the preview says so, no button.
+    workers("worker")
+    page.goto(f"{base}/woodpecker/remove/")
+    page.locator("textarea[name=pasted]").fill("\n".join(unlisted[:3]))
+    page.get_by_role("button", name="Read and preview").click()
+    expect(page.get_by_test_id("nothing-to-do")).to_contain_text(
+        "None of these 3 addresses is on the blacklist now", timeout=30_000
+    )
+    expect(page.get_by_test_id("send")).to_have_count(0)
+    expect(page.get_by_text("Send anyway", exact=True)).to_be_visible()
