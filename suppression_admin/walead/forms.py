@@ -15,11 +15,16 @@ class BrowseForm(forms.Form):
         required=False, choices=[("DESC", "Newest first"), ("ASC", "Oldest first")]
     )
     offset = forms.IntegerField(required=False, min_value=0, max_value=10_000_000)
+    hide_opt_outs = forms.BooleanField(required=False)
 
     def values(self) -> tuple[str, str, int]:
         """Search, sort and offset; a bad value falls back to the default instead of failing."""
         data = self.cleaned_data if self.is_valid() else {}
         return data.get("search") or "", data.get("sort") or "DESC", data.get("offset") or 0
+
+    def hides_opt_outs(self) -> bool:
+        """Whether the people who asked not to be contacted are left out of the list."""
+        return bool(self.is_valid() and self.cleaned_data["hide_opt_outs"])
 
 
 class UnblockForm(forms.Form):

@@ -27,7 +27,7 @@ MISSING = "Not on the workspace blocked list when the request was made; not sent
 
 # Block reasons that mean the person asked not to be contacted: unblocking them needs care.
 OPT_OUT_PATTERN = re.compile(
-    r"opt[\s_-]*out|unsubscri|erasure|gdpr|forget|do[\s_-]*not[\s_-]*contact|remove[\s_-]*me"
+    r"opt(?:ed)?[\s_-]*out|unsubscri|erasure|gdpr|forget|do[\s_-]*not[\s_-]*contact|remove[\s_-]*me"
     r"|deletion|stop",
     re.IGNORECASE,
 )

@@ -12,6 +12,7 @@ urlpatterns = [
     path("selection/matching-count/", views.matching_count, name="matching_count"),
     path("selection/clear/", views.selection_clear, name="selection_clear"),
     path("confirm/", views.unblock_confirm, name="unblock_confirm"),
+    path("confirm/exclude/", views.selection_exclude, name="selection_exclude"),
     path("unblock/", views.unblock_submit, name="unblock_submit"),
     path("operations/<int:pk>/", views.operation_result, name="operation_result"),
     path("retry/<int:pk>/", views.unblock_retry, name="retry"),

@@ -45,8 +45,11 @@ SELECTION_CHANGED = (
 @require_GET
 @can_unblock
 def blocked_leads(request: HttpRequest) -> HttpResponse:
-    search, sort, offset = BrowseForm(request.GET).values()
-    context = _page_context(request, search=search, sort=sort, offset=offset)
+    browse = BrowseForm(request.GET)
+    search, sort, offset = browse.values()
+    context = _page_context(
+        request, search=search, sort=sort, offset=offset, hide=browse.hides_opt_outs()
+    )
     if request.htmx and request.htmx.target == "results":
         return render(request, f"{PAGE_TEMPLATE}#results", context)
     return render(request, PAGE_TEMPLATE, context)
@@ -69,17 +72,21 @@ def selection_update(request: HttpRequest) -> HttpResponse:
 @require_POST
 @can_unblock
 def selection_add_matching(request: HttpRequest) -> HttpResponse:
-    """Select every lead matching the search, paging through the whole list."""
-    search, sort, _ = BrowseForm(request.POST).values()
+    """Select every lead matching the search (but the opted-out, when they are hidden),
+    paging through the whole list."""
+    browse = BrowseForm(request.POST)
+    search, sort, _ = browse.values()
     try:
-        leads = leads_matching(search=search, sort=sort)
+        leads = _shown(leads_matching(search=search, sort=sort), hide=browse.hides_opt_outs())
     except (ProviderError, ProviderNotConfigured) as error:
         messages.error(request, f"Could not select all matching leads: {error}")
     else:
         selection.remember(request.session, leads)
         selection.add(request.session, [lead.id for lead in leads])
         what = f"matching “{search}”" if search else "on the blocked list"
-        messages.success(request, f"Selected all {len(leads)} leads {what}.")
+        if browse.hides_opt_outs():
+            what += " who did not ask not to be contacted"
+        messages.success(request, f"Selected all {len(leads):,} leads {what}.")
     return redirect(_back_to_list(request))
 
 
@@ -91,10 +98,12 @@ def matching_count(request: HttpRequest) -> HttpResponse:
     Loaded lazily by the results fragment once typing pauses, so a keystroke never pages
     through the whole list.
     """
-    search, sort, offset = BrowseForm(request.GET).values()
-    context = {"search": search, "sort": sort, "offset": offset}
+    browse = BrowseForm(request.GET)
+    search, sort, offset = browse.values()
+    hide = browse.hides_opt_outs()
+    context = {"search": search, "sort": sort, "offset": offset, "hide_opt_outs": hide}
     try:
-        context["matching_count"] = len(leads_matching(search=search, sort=sort))
+        context["matching_count"] = len(_shown(leads_matching(search=search, sort=sort), hide=hide))
     except (ProviderError, ProviderNotConfigured) as error:
         context["count_error"] = str(error)
     return render(request, f"{PAGE_TEMPLATE}#select_all_matching", context)
@@ -105,6 +114,28 @@ def matching_count(request: HttpRequest) -> HttpResponse:
 def selection_clear(request: HttpRequest) -> HttpResponse:
     selection.clear(request.session)
     return redirect(_back_to_list(request))
+
+
+@require_POST
+@can_unblock
+def selection_exclude(request: HttpRequest) -> HttpResponse:
+    """From the confirmation: take one lead (``drop``) or every opted-out one (``opt_outs``)
+    out of the selection, then confirm what is left."""
+    leads = selection.selected_leads(request.session)
+    if request.POST.get("opt_outs"):
+        gone = [lead for lead in leads if lead.looks_like_opt_out]
+        people = "person" if len(gone) == 1 else "people"
+        what = f"the {len(gone):,} {people} who asked not to be contacted"
+    else:
+        gone = [lead for lead in leads if lead.id == request.POST.get("drop")]
+        what = gone[0].public_identifier if gone else "nobody"
+    selection.discard(request.session, [lead.id for lead in gone])
+    if gone:
+        messages.info(request, f"Left out {what}; nothing was sent.")
+    confirm = reverse("walead:unblock_confirm")
+    if retry_of := _retried_job(request.POST.get("retry_of")):
+        confirm += f"?{urlencode({'retry_of': retry_of.pk})}"
+    return redirect(confirm)
 
 
 @require_GET
@@ -204,8 +235,24 @@ def _retried_job(value: object) -> Job | None:
     return Job.objects.select_related("operation").filter(pk=pk, provider=Provider.WALEAD).first()
 
 
-def _page_context(request: HttpRequest, *, search: str, sort: str, offset: int) -> dict:
-    context = {"search": search, "sort": sort, "offset": offset, "rows": [], "error": ""}
+def _shown(leads: list[LeadSnapshot], *, hide: bool) -> list[LeadSnapshot]:
+    return [lead for lead in leads if not lead.looks_like_opt_out] if hide else leads
+
+
+def _page_context(
+    request: HttpRequest, *, search: str, sort: str, offset: int, hide: bool = False
+) -> dict:
+    context = {
+        "search": search,
+        "sort": sort,
+        "offset": offset,
+        "hide_opt_outs": hide,
+        "list_query": urlencode(
+            {"search": search, "sort": sort, **({"hide_opt_outs": "1"} if hide else {})}
+        ),
+        "rows": [],
+        "error": "",
+    }
     try:
         client = walead_client()
     except ProviderNotConfigured as error:
@@ -223,9 +270,11 @@ def _page_context(request: HttpRequest, *, search: str, sort: str, offset: int) 
         client.close()
     selection.remember(request.session, leads)
     chosen = set(selection.selected_ids(request.session))
+    shown = _shown(leads, hide=hide)
     context.update(
-        rows=[(lead, lead.id in chosen) for lead in leads],
-        all_on_page_selected=bool(leads) and all(lead.id in chosen for lead in leads),
+        rows=[(lead, lead.id in chosen) for lead in shown],
+        hidden_count=len(leads) - len(shown),
+        all_on_page_selected=bool(shown) and all(lead.id in chosen for lead in shown),
         next_offset=offset + len(leads) if leads else None,
         # The server decides the page size; assume the pages before were as long as this one.
         prev_offset=max(0, offset - max(len(leads), 1)) if offset > 0 else None,
@@ -247,8 +296,10 @@ def _confirm_context(leads: list[LeadSnapshot], form: UnblockForm) -> dict:
 
 
 def _back_to_list(request: HttpRequest) -> str:
-    search, sort, offset = BrowseForm(request.POST).values()
-    query = urlencode({"search": search, "sort": sort, "offset": offset})
+    browse = BrowseForm(request.POST)
+    search, sort, offset = browse.values()
+    hide = {"hide_opt_outs": "1"} if browse.hides_opt_outs() else {}
+    query = urlencode({"search": search, "sort": sort, "offset": offset, **hide})
     return f"{reverse('walead:blocked_leads')}?{query}"
 
 

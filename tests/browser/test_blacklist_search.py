@@ -62,3 +62,28 @@ def test_searches_answer_truly_and_a_useless_removal_is_not_offered(page, sandbo
     )
     expect(page.get_by_test_id("send")).to_have_count(0)
     expect(page.get_by_text("Send anyway", exact=True)).to_be_visible()
+
+
+def test_the_opted_out_are_excluded_in_one_click(page, sandbox):
+    make_user("olga.operator", "Operators")
+    base = sandbox.url
+    log_in(page, base, "/walead/")
+    page.get_by_label("Select all on this page").check()
+    expect(page.get_by_test_id("selected-count")).to_have_text("25 selected")
+    opted_out = page.locator("#results tr.opt-out").count()
+    assert opted_out, "the sandbox's first page holds people who asked not to be contacted"
+
+    page.get_by_role("link", name="Review and unblock…").click()
+    expect(page.locator("#opt-out-warning")).to_contain_text(f"{opted_out} of these people")
+    page.get_by_test_id("exclude-opt-outs").click()
+    expect(
+        page.get_by_role("heading", name=f"Unblock {25 - opted_out} leads in WaLead?")
+    ).to_be_visible()
+    expect(page.locator("#opt-out-warning")).to_have_count(0)
+    expect(page.locator("tr.opt-out")).to_have_count(0)
+
+    # One more left out from the confirmation itself.
+    page.get_by_role("button", name="Leave out").first.click()
+    expect(
+        page.get_by_role("heading", name=f"Unblock {24 - opted_out} leads in WaLead?")
+    ).to_be_visible()

@@ -170,6 +170,54 @@ def test_confirm_lists_the_selection_and_highlights_opt_outs(operator_client):
     assert html.index("person-2") < html.index("person-1")
 
 
+@responses.activate
+def test_the_opted_out_can_be_excluded_in_one_click_and_one_lead_left_out(operator_client):
+    rows = [lead(1), lead(2, "GDPR erasure request"), lead(3, "Opted out"), lead(4)]
+    show_page(operator_client, rows)
+    select(operator_client, ["id-1", "id-2", "id-3", "id-4"], ["id-1", "id-2", "id-3", "id-4"])
+    html = operator_client.get(reverse("walead:unblock_confirm")).content.decode()
+    assert "Exclude the 2 who asked not to be contacted" in html
+    assert 'aria-label="Leave out person-4"' in html
+
+    exclude = reverse("walead:selection_exclude")
+    after = operator_client.post(exclude, {"opt_outs": "1"}, follow=True).content.decode()
+    assert "Left out the 2 people who asked not to be contacted; nothing was sent." in after
+    assert "Unblock 2 leads in WaLead?" in after
+    assert "asked not to be contacted</strong>" not in after
+    assert operator_client.session["walead_selected"] == ["id-1", "id-4"]
+
+    after = operator_client.post(exclude, {"drop": "id-4"}, follow=True).content.decode()
+    assert "Left out person-4; nothing was sent." in after
+    assert "Unblock 1 lead in WaLead?" in after
+    assert "Leave out" not in after.split("<tbody>")[1]  # the last one is not left out here
+    assert not any(call.request.method == "DELETE" for call in responses.calls)
+
+
+@responses.activate
+def test_the_list_can_hide_people_who_asked_not_to_be_contacted(operator_client):
+    rows = [lead(1), lead(2, "GDPR erasure request"), lead(3, "Opted out"), lead(4)]
+    html = show_page(operator_client, rows, hide_opt_outs="1").content.decode()
+    assert "person-1" in html
+    assert "person-4" in html
+    assert "person-2" not in html
+    assert "person-3" not in html
+    assert "2 on this page hidden: they asked not to be contacted." in html
+    assert "hide_opt_outs=1&amp;offset=4" in html  # the next page hides them too
+
+    responses.get(URL, json=rows)
+    responses.get(URL, json=[])
+    counted = operator_client.get(
+        reverse("walead:matching_count"), {"hide_opt_outs": "1"}
+    ).content.decode()
+    assert "Select all 2 leads on the blocked list, but those who asked not to be contacted" in (
+        counted
+    )
+    responses.get(URL, json=rows)
+    responses.get(URL, json=[])
+    operator_client.post(reverse("walead:selection_add_matching"), {"hide_opt_outs": "1"})
+    assert operator_client.session["walead_selected"] == ["id-1", "id-4"]
+
+
 def test_confirm_with_empty_selection_goes_back_to_the_list(operator_client):
     response = operator_client.get(reverse("walead:unblock_confirm"))
     assert response.status_code == 302
@@ -369,7 +417,12 @@ def test_a_lead_with_hostile_text_is_shown_safely_and_can_still_be_unblocked(
     token = confirm_token(operator_client)
     response = operator_client.post(
         reverse("walead:unblock_submit"),
-        {"lead": ["id-1"], "reason": "Client re-engaged", "token": token, "acknowledge": "on"},
+        {
+            "lead": ["id-1"],
+            "reason": "Client re-engaged",
+            "token": token,
+            "acknowledge_opt_out": "on",
+        },
     )
     assert response.status_code == 302
     operation = Operation.objects.get()
