@@ -101,6 +101,16 @@ class _Statements:
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Nothing a test cached (the leads matching a WaLead search, say) reaches the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def audit_append_only(request):
     """Every database test runs with the audit append-only, as production does. A
     transactional test's database is emptied after it (Django's flush), which the triggers

@@ -53,3 +53,13 @@ function letKeyboardScroll(root) {
 document.addEventListener("DOMContentLoaded", () => letKeyboardScroll(document));
 document.addEventListener("htmx:afterSettle", (event) => letKeyboardScroll(event.target));
 window.addEventListener("resize", () => letKeyboardScroll(document));
+
+// A polled part (a job's progress, a reading, a count) names its state in data-announce; the
+// page's polite live region repeats it only when it changes.
+document.addEventListener("htmx:afterSettle", () => {
+  const source = document.querySelector("[data-announce]");
+  const region = document.getElementById("announce");
+  if (source && region && region.textContent !== source.dataset.announce) {
+    region.textContent = source.dataset.announce;
+  }
+});

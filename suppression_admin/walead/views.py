@@ -29,7 +29,8 @@ from suppression_admin.walead.services import (
     UnblockRequestInvalid,
     lead_blocked,
     leads_for_retry,
-    leads_matching,
+    leads_matching_known,
+    leads_matching_reused,
     leads_unblock,
 )
 
@@ -77,7 +78,9 @@ def selection_add_matching(request: HttpRequest) -> HttpResponse:
     browse = BrowseForm(request.POST)
     search, sort, _ = browse.values()
     try:
-        leads = _shown(leads_matching(search=search, sort=sort), hide=browse.hides_opt_outs())
+        leads = _shown(
+            leads_matching_reused(search=search, sort=sort), hide=browse.hides_opt_outs()
+        )
     except (ProviderError, ProviderNotConfigured) as error:
         messages.error(request, f"Could not select all matching leads: {error}")
     else:
@@ -101,9 +104,19 @@ def matching_count(request: HttpRequest) -> HttpResponse:
     browse = BrowseForm(request.GET)
     search, sort, offset = browse.values()
     hide = browse.hides_opt_outs()
-    context = {"search": search, "sort": sort, "offset": offset, "hide_opt_outs": hide}
+    page_end = _int(request.GET.get("page_end"), offset)
+    context = {
+        "search": search,
+        "sort": sort,
+        "offset": offset,
+        "hide_opt_outs": hide,
+        "page_end": page_end,
+        "counted_now": True,  # the page's range and Next follow (out of band)
+    }
     try:
-        context["matching_count"] = len(_shown(leads_matching(search=search, sort=sort), hide=hide))
+        matching = leads_matching_reused(search=search, sort=sort)
+        context["matching_count"] = len(_shown(matching, hide=hide))
+        context["total"] = len(matching)
     except (ProviderError, ProviderNotConfigured) as error:
         context["count_error"] = str(error)
     return render(request, f"{PAGE_TEMPLATE}#select_all_matching", context)
@@ -235,6 +248,13 @@ def _retried_job(value: object) -> Job | None:
     return Job.objects.select_related("operation").filter(pk=pk, provider=Provider.WALEAD).first()
 
 
+def _int(text: str | None, default: int) -> int:
+    try:
+        return max(int(text or ""), 0)
+    except ValueError:
+        return default
+
+
 def _shown(leads: list[LeadSnapshot], *, hide: bool) -> list[LeadSnapshot]:
     return [lead for lead in leads if not lead.looks_like_opt_out] if hide else leads
 
@@ -271,11 +291,18 @@ def _page_context(
     selection.remember(request.session, leads)
     chosen = set(selection.selected_ids(request.session))
     shown = _shown(leads, hide=hide)
+    page_end = offset + len(leads)
+    # Paged through lately for this search: its total, "select all N" and whether there is
+    # a next page are known without asking WaLead again.
+    known = leads_matching_known(search=search, sort=sort)
+    if known is not None:
+        context.update(total=len(known), matching_count=len(_shown(known, hide=hide)))
     context.update(
         rows=[(lead, lead.id in chosen) for lead in shown],
         hidden_count=len(leads) - len(shown),
         all_on_page_selected=bool(shown) and all(lead.id in chosen for lead in shown),
-        next_offset=offset + len(leads) if leads else None,
+        page_end=page_end,
+        next_offset=page_end if leads and (known is None or page_end < len(known)) else None,
         # The server decides the page size; assume the pages before were as long as this one.
         prev_offset=max(0, offset - max(len(leads), 1)) if offset > 0 else None,
     )
@@ -283,7 +310,12 @@ def _page_context(
 
 
 def _selection_context(request: HttpRequest) -> dict:
-    return {"selected_count": len(selection.selected_ids(request.session))}
+    leads = selection.selected_leads(request.session)
+    return {
+        "selected_count": len(leads),
+        # Said in the bar: hidden from the list or on another page, they are still selected.
+        "selected_opt_outs": sum(1 for lead in leads if lead.looks_like_opt_out),
+    }
 
 
 def _confirm_context(leads: list[LeadSnapshot], form: UnblockForm) -> dict:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import F
 
 from suppression_admin.connections import woodpecker_client
-from suppression_admin.providers.errors import ProviderError
+from suppression_admin.providers.errors import ProviderError, ProviderMalformedAnswer
 from suppression_admin.providers.woodpecker import MAX_PER_PAGE, BlacklistPage, WoodpeckerClient
 from suppression_admin.woodpecker.models import RemovalDraft
 
@@ -44,6 +44,10 @@ def draft_lookup_blacklisted(draft: RemovalDraft) -> None:
     )
 
 
+# 2,500,000 addresses: a blacklist read further than this is the provider paging for ever.
+MAX_BLACKLIST_PAGES = 5_000
+
+
 def _pages(total: int) -> int:
     return -(-total // MAX_PER_PAGE)
 
@@ -65,6 +69,9 @@ def _count_by_reading_the_blacklist(
 ) -> int:
     # The blacklist may change while it is read; a set counts an address once even if a
     # shifted page shows it twice.
+    # The end is a page shorter than a full one, not the total the first page gave: a total
+    # that is missing or stale must not cut the reading short (a count too low would hide
+    # the preview's button).
     found: set[str] = set()
     pages = _pages(first_page.total)
     page, listed = 0, first_page
@@ -74,6 +81,11 @@ def _count_by_reading_the_blacklist(
         RemovalDraft.objects.filter(pk=draft.pk).update(
             lookup_checked=min(draft.valid_count * page // max(pages, 1), draft.valid_count)
         )
-        if page >= pages or not listed.emails:
+        if len(listed.emails) < MAX_PER_PAGE:
             return len(found)
+        if page >= MAX_BLACKLIST_PAGES:
+            raise ProviderMalformedAnswer(
+                f"Woodpecker kept sending full pages of its blacklist after {page:,}.",
+                provider="Woodpecker",
+            )
         listed = client.list_page(page=page)

@@ -53,6 +53,10 @@ can_remove = permission_required("audit.perform_unblock", raise_exception=True)
 
 PENDING_UPLOAD_KEY = "woodpecker_pending_upload"
 NOTHING_GIVEN = "Choose a file or paste some addresses."
+NOTHING_TO_REMOVE = (
+    "None of these addresses is on the blacklist now, so nothing was sent. Use “Send anyway” "
+    "to ask Woodpecker nonetheless."
+)
 BOTH_GIVEN = "Choose a file or paste addresses, not both."
 PASTE_MAX_CHARS = 5_000_000
 
@@ -248,6 +252,9 @@ def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     form = ConfirmForm(
         request.POST if request.method == "POST" else None, initial=_retry_initial(draft)
     )
+    nothing_to_do = draft.blacklisted_count == 0 and request.POST.get("send") != "anyway"
+    if request.method == "POST" and nothing_to_do:
+        form.add_error(None, NOTHING_TO_REMOVE)
     if request.method == "POST" and form.is_valid():
         try:
             job = removal_job_start(

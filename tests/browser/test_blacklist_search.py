@@ -3,6 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
+from suppression_admin.jobs.models import Job
 from suppression_admin.sandbox.models import SandboxBlacklistedEmail
 from tests.conftest import make_user
 
@@ -61,7 +62,16 @@ def test_searches_answer_truly_and_a_useless_removal_is_not_offered(page, sandbo
         "None of these 3 addresses is on the blacklist now", timeout=30_000
     )
     expect(page.get_by_test_id("send")).to_have_count(0)
+    expect(page.locator("#send-button")).to_have_count(1)  # swapped in place, not added
     expect(page.get_by_text("Send anyway", exact=True)).to_be_visible()
+    # Enter in a field sends nothing.
+    page.get_by_label("Reason for the removal").fill("Clean-up")
+    page.get_by_label("Ticket or reference").press("Enter")
+    page.wait_for_timeout(500)
+    assert "/remove/" in page.url
+    assert Job.objects.count() == 0
+    # The live region said what the count found, once.
+    expect(page.locator("#announce")).to_have_text("0 on the blacklist now")
 
 
 def test_the_opted_out_are_excluded_in_one_click(page, sandbox):

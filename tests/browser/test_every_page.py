@@ -61,7 +61,7 @@ def problems_on(
     return found
 
 
-def select_an_opted_out_lead(page, base: str) -> None:
+def select_a_lead(page, base: str) -> None:
     page.goto(f"{base}/walead/")
     page.locator('#results input[name="lead"]').first.check()
     expect(page.get_by_test_id("selected-count")).to_have_text("1 selected")
@@ -99,7 +99,7 @@ def test_every_page_of_each_role_is_accessible_and_fits_a_phone(browser, sandbox
         "/walead/",  # 403
     ]
     problems = (
-        problems_on(browser, base, "olga.operator", operator_pages, select_an_opted_out_lead)
+        problems_on(browser, base, "olga.operator", operator_pages, select_a_lead)
         + problems_on(browser, base, "abel.auditor", auditor_pages)
         + problems_on(browser, base, None, ["/accounts/login/"])
     )

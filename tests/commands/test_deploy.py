@@ -100,6 +100,8 @@ def gunicorn(tmp_path):
             f"127.0.0.1:{port}",
             "--workers",
             "1",
+            "--limit-request-line",  # as the README's production command
+            "8190",
         ],
         cwd=PROJECT,
         env=env,
@@ -137,3 +139,8 @@ def test_gunicorn_serves_the_app_and_hashed_static_files_behind_the_proxy(gunico
     status, _, body = get(f"{gunicorn}/healthz", **https)
     assert status == 503  # no worker runs here
     assert b'"database": "ok"' in body
+    # The longest blacklist search the page accepts travels in its address: no 400.
+    pasted = "+".join(f"someone{n}%40example.com" for n in range(280))
+    assert len(pasted) > 6000
+    status, _, _ = get(f"{gunicorn}/woodpecker/?email_filter={pasted}", **https)
+    assert status == 302  # to the login page: the request line was taken

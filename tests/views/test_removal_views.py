@@ -408,9 +408,15 @@ def test_with_none_on_the_blacklist_the_button_gives_way_to_an_explanation(opera
     assert "None of these 2 addresses is on the blacklist now" in html
     assert 'data-testid="send"' not in html
     assert 'data-testid="send-anyway"' in html  # an explicit choice stays possible
-    sent = operator_client.post(
-        reverse("woodpecker:removal_preview", args=[draft.pk]), {"reason": "Sure"}
+    url = reverse("woodpecker:removal_preview", args=[draft.pk])
+    # Enter in a field (no button's value): refused, nothing sent.
+    refused = operator_client.post(url, {"reason": "Sure"})
+    assert refused.status_code == 400
+    assert "None of these addresses is on the blacklist now, so nothing was sent." in (
+        refused.content.decode()
     )
+    assert Job.objects.count() == 0
+    sent = operator_client.post(url, {"reason": "Sure", "send": "anyway"})
     assert sent.url == reverse("jobs:detail", args=[Job.objects.get().pk])
 
 

@@ -177,6 +177,8 @@ def test_the_opted_out_can_be_excluded_in_one_click_and_one_lead_left_out(operat
     select(operator_client, ["id-1", "id-2", "id-3", "id-4"], ["id-1", "id-2", "id-3", "id-4"])
     html = operator_client.get(reverse("walead:unblock_confirm")).content.decode()
     assert "Exclude the 2 who asked not to be contacted" in html
+    assert "<title>Confirm unblock · suppression_admin</title>" in html
+    assert html.count('id="exclude"') == 1
     assert 'aria-label="Leave out person-4"' in html
 
     exclude = reverse("walead:selection_exclude")
@@ -202,6 +204,7 @@ def test_the_list_can_hide_people_who_asked_not_to_be_contacted(operator_client)
     assert "person-2" not in html
     assert "person-3" not in html
     assert "2 on this page hidden: they asked not to be contacted." in html
+    assert "selected-opt-outs" not in html
     assert "hide_opt_outs=1&amp;offset=4" in html  # the next page hides them too
 
     responses.get(URL, json=rows)
@@ -216,6 +219,45 @@ def test_the_list_can_hide_people_who_asked_not_to_be_contacted(operator_client)
     responses.get(URL, json=[])
     operator_client.post(reverse("walead:selection_add_matching"), {"hide_opt_outs": "1"})
     assert operator_client.session["walead_selected"] == ["id-1", "id-4"]
+    # Selected before they were hidden: still selected, and the bar says so.
+    select(operator_client, ["id-1", "id-2", "id-4"], ["id-1", "id-2", "id-4"])
+    bar = operator_client.post(
+        reverse("walead:selection_update"),
+        {"lead": ["id-1", "id-2", "id-4"], "page_id": ["id-1", "id-2", "id-4"]},
+        headers=HTMX,
+    ).content.decode()
+    assert "3 selected" in bar
+    assert "1 of them asked not to be contacted" in bar
+
+
+@responses.activate
+def test_a_search_is_paged_through_once_then_its_total_and_next_are_known(operator_client):
+    rows = [lead(1), lead(2), lead(3)]
+    responses.get(URL, json=rows)  # the page
+    responses.get(URL, json=rows)  # the count: every page …
+    responses.get(URL, json=[])  # … until an empty one
+    html = operator_client.get(reverse("walead:blocked_leads")).content.decode()
+    assert 'id="next-link"' in html  # not known yet: there may be more
+    counted = operator_client.get(
+        reverse("walead:matching_count"), {"offset": 0, "page_end": 3}, headers=HTMX
+    ).content.decode()
+    assert "Select all 3 leads on the blocked list" in counted
+    # The page's range and Next follow the count, out of band.
+    assert '<span id="list-range" class="muted" hx-swap-oob="true">Showing 1–3 of 3</span>' in (  # noqa: RUF001
+        counted
+    )
+    assert '<span id="next-link" hx-swap-oob="true"></span>' in counted
+    requests_so_far = len(responses.calls)
+
+    # The same search again (a page view, its count, "select all"): one request, the page.
+    responses.get(URL, json=rows)
+    html = operator_client.get(reverse("walead:blocked_leads")).content.decode()
+    assert "Showing 1–3 of 3" in html  # noqa: RUF001
+    assert 'id="next-link"' not in html
+    assert "Select all 3 leads on the blocked list" in html
+    operator_client.post(reverse("walead:selection_add_matching"), {})
+    assert len(responses.calls) == requests_so_far + 1
+    assert operator_client.session["walead_selected"] == ["id-1", "id-2", "id-3"]
 
 
 def test_confirm_with_empty_selection_goes_back_to_the_list(operator_client):

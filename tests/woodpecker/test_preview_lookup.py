@@ -14,8 +14,9 @@ URL = f"{TEST_WOODPECKER_URL}/v2/blacklist/emails"
 pytestmark = pytest.mark.usefixtures("live_providers")
 
 
-def woodpecker_listing(blacklist: list[str]):
-    """GET like Woodpecker: a page of the blacklist, or of its matches for email_filter."""
+def woodpecker_listing(blacklist: list[str], *, total: bool = True):
+    """GET like Woodpecker: a page of the blacklist, or of its matches for email_filter
+    (without ``total``: the answer leaves its total out)."""
 
     def callback(request):
         query = parse_qs(urlsplit(request.url).query)
@@ -25,7 +26,8 @@ def woodpecker_listing(blacklist: list[str]):
             wanted = set(query["email_filter"][0].split(","))
             rows = [email for email in blacklist if email in wanted]
         chunk = rows[page * per_page : (page + 1) * per_page]
-        return 200, {}, json.dumps({"emails": chunk, "total": len(rows)})
+        answer = {"emails": chunk, **({"total": len(rows)} if total else {})}
+        return 200, {}, json.dumps(answer)
 
     return callback
 
@@ -48,6 +50,20 @@ def test_a_short_blacklist_is_read_whole_instead_of_filtering_a_long_upload(oper
     assert draft.lookup_checked == draft.valid_count
     assert [query["page"] for query in requested()] == [["0"], ["1"], ["2"], ["3"]]
     assert not any("email_filter" in query for query in requested())
+
+
+@responses.activate
+def test_an_answer_without_its_total_never_cuts_the_reading_short(operator):
+    upload = addresses(5000)
+    blacklist = upload[::7] + addresses(1200, prefix="someone-else")  # 4 pages
+    responses.add_callback(responses.GET, URL, callback=woodpecker_listing(blacklist, total=False))
+    draft = make_draft(operator, upload)
+
+    draft_lookup_blacklisted(draft)
+
+    draft.refresh_from_db()
+    assert draft.blacklisted_count == len(upload[::7])  # not just the first page's
+    assert [query["page"] for query in requested()] == [["0"], ["1"], ["2"], ["3"]]
 
 
 @responses.activate
