@@ -63,3 +63,21 @@ document.addEventListener("htmx:afterSettle", () => {
     region.textContent = source.dataset.announce;
   }
 });
+
+// A search or list refresh that fails must not leave the previous answer looking current.
+function showFailure(event, words) {
+  const target = event.detail.target;
+  if (!target || target.id !== "results") return;
+  const failure = document.createElement("div");
+  failure.className = "error";
+  failure.setAttribute("role", "alert");
+  failure.textContent = words;
+  target.replaceChildren(failure);
+}
+document.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr.status;
+  showFailure(event, `The server could not answer (HTTP ${status}); nothing is shown until it does. Try again, or a shorter search.`);
+});
+document.addEventListener("htmx:sendError", (event) => {
+  showFailure(event, "The server could not be reached; nothing is shown until it is. Try again.");
+});

@@ -48,6 +48,12 @@ def test_searches_answer_truly_and_a_useless_removal_is_not_offered(page, sandbo
         expect(row).to_contain_text("Yes" if address in listed else "No")
     assert page.evaluate("history.length") == history  # typing replaced, never pushed
 
+    # A search that fails leaves no earlier answer looking current.
+    page.route(lambda url: "email_filter=boom" in url, lambda route: route.fulfill(status=502))
+    box.fill("boom")
+    expect(page.locator("#results")).to_contain_text("The server could not answer (HTTP 502)")
+    expect(page.get_by_test_id("verdicts")).to_have_count(0)
+
     # "/" puts the cursor back in the search box.
     page.locator("h1").click()
     page.keyboard.press("/")
