@@ -311,10 +311,11 @@ def _page_context(
 
 def _selection_context(request: HttpRequest) -> dict:
     leads = selection.selected_leads(request.session)
+    # Said in the bar: hidden from the list or on another page, they are still selected.
+    opt_outs = sum(1 for lead in leads if lead.looks_like_opt_out)
     return {
         "selected_count": len(leads),
-        # Said in the bar: hidden from the list or on another page, they are still selected.
-        "selected_opt_outs": sum(1 for lead in leads if lead.looks_like_opt_out),
+        "selected_note": f"{opt_outs:,} of them asked not to be contacted" if opt_outs else "",
     }
 
 

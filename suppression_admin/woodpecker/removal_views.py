@@ -26,6 +26,7 @@ from suppression_admin.client_address import client_address
 from suppression_admin.jobs.models import Job
 from suppression_admin.jobs.workers import workers_situation
 from suppression_admin.providers.errors import ProviderNotConfigured
+from suppression_admin.woodpecker import selection as blacklist_selection
 from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused
 from suppression_admin.woodpecker.kept_uploads import upload_keep, upload_path
 from suppression_admin.woodpecker.models import (
@@ -228,8 +229,9 @@ def _forget_upload(request: HttpRequest, path: Path) -> None:
 @require_POST
 @can_remove
 def removal_from_selection(request: HttpRequest) -> HttpResponse:
-    """The addresses ticked on the blacklist page go through the same preview and confirm."""
-    chosen = request.POST.getlist("email")
+    """The addresses selected on the blacklist page (across its pages and searches) go
+    through the same preview and confirm; the selection becomes the draft."""
+    chosen = request.POST.getlist("email") or blacklist_selection.selected(request.session)
     if not chosen:
         messages.info(request, "Tick at least one address to remove.")
         return redirect("woodpecker:blacklist")
@@ -240,6 +242,7 @@ def removal_from_selection(request: HttpRequest) -> HttpResponse:
     except IngestRefused as refused:
         messages.error(request, str(refused))
         return redirect("woodpecker:blacklist")
+    blacklist_selection.clear(request.session)
     return redirect("woodpecker:removal_preview", pk=draft.pk)
 
 

@@ -59,6 +59,7 @@ class SearchResult:
     page: int
     verdicts: list[Verdict] = field(default_factory=list)
     pattern: str = ""  # what was sent as the filter, for a single search
+    everything: list[str] | None = None  # every match, when the search found them all at once
 
     @property
     def first(self) -> int:
@@ -115,5 +116,34 @@ def _addresses(client: WoodpeckerClient, terms: list[str], page: int) -> SearchR
     listed = [spelled[verdict.address.lower()] for verdict in verdicts if verdict.listed]
     start = page * PAGE_SIZE
     return SearchResult(
-        emails=listed[start : start + PAGE_SIZE], total=len(listed), page=page, verdicts=verdicts
+        emails=listed[start : start + PAGE_SIZE],
+        total=len(listed),
+        page=page,
+        verdicts=verdicts,
+        everything=listed,
     )
+
+
+TOO_MANY_TO_SELECT = (
+    "{total:,} addresses match; at most {limit:,} can be selected at once. Narrow the search, "
+    "or remove them with an upload (Bulk removal)."
+)
+
+
+def blacklist_matches(client: WoodpeckerClient, text: str, *, limit: int) -> list[str]:
+    """Every address the search ``text`` finds (as Woodpecker spells them), reading all its
+    pages; raises SearchInvalid when there are more than ``limit``."""
+    first = blacklist_search(client, text)
+    if first.total > limit:
+        raise SearchInvalid(TOO_MANY_TO_SELECT.format(total=first.total, limit=limit))
+    if first.everything is not None:  # several addresses: all found already
+        return first.everything
+    emails = list(first.emails)
+    page = 1
+    while len(emails) < first.total:
+        more = client.list_page(page=page, per_page=PAGE_SIZE, email_filter=first.pattern).emails
+        if not more:
+            break
+        emails.extend(more)
+        page += 1
+    return list(dict.fromkeys(emails))[:limit]

@@ -21,6 +21,7 @@ from tests.conftest import TEST_WOODPECKER_URL, make_user
 from tests.woodpecker.factories import run
 
 URL = f"{TEST_WOODPECKER_URL}/v2/blacklist/emails"
+HTMX = {"HX-Request": "true"}
 pytestmark = pytest.mark.usefixtures("live_providers")
 
 CSV = (
@@ -291,11 +292,48 @@ def test_addresses_ticked_on_the_blacklist_page_go_to_the_same_preview(operator_
 
 
 @responses.activate
-def test_the_blacklist_page_offers_selection(operator_client):
-    responses.get(URL, json={"emails": ["a@x.com"], "total": 1})
+def test_the_blacklist_selection_is_kept_across_pages_and_searches(operator_client):
+    responses.get(URL, json={"emails": ["a@x.com", "b@x.com"], "total": 2})
     html = operator_client.get(reverse("woodpecker:blacklist")).content.decode()
     assert 'name="email" value="a@x.com"' in html
-    assert reverse("woodpecker:removal_selected") in html
+    assert 'data-testid="selected-count">0 selected' in html
+    tick = reverse("woodpecker:blacklist_selection")
+    bar = operator_client.post(
+        tick, {"page_email": ["a@x.com", "b@x.com"], "email": ["a@x.com"]}, headers=HTMX
+    ).content.decode()
+    assert 'data-testid="selected-count">1 selected' in bar
+    assert reverse("woodpecker:removal_selected") in bar  # the action, at the top
+    # Another search's page: its ticks add to the selection; unticking touches only it.
+    operator_client.post(tick, {"page_email": ["c@y.com", "d@y.com"], "email": ["d@y.com"]})
+    operator_client.post(tick, {"page_email": ["a@x.com", "b@x.com"], "email": ["b@x.com"]})
+    responses.get(URL, json={"emails": ["b@x.com", "e@x.com"], "total": 2})
+    html = operator_client.get(reverse("woodpecker:blacklist")).content.decode()
+    assert 'value="b@x.com" aria-label="Select b@x.com" checked' in html
+    assert 'data-testid="selected-count">2 selected' in html
+
+    operator_client.post(reverse("woodpecker:removal_selected"))
+    draft = RemovalDraft.objects.get()
+    assert draft.email_list() == ["d@y.com", "b@x.com"]
+    assert operator_client.session["woodpecker_selected"] == []  # it became the draft
+
+
+@responses.activate
+def test_all_addresses_matching_a_search_can_be_selected_and_cleared(operator_client):
+    matches = [f"p{n}@x.com" for n in range(150)]
+    responses.get(URL, json={"emails": matches[:100], "total": 150})
+    html = operator_client.get(
+        reverse("woodpecker:blacklist"), {"email_filter": "@x.com"}
+    ).content.decode()
+    assert "Select all 150 matching" in html
+    responses.get(URL, json={"emails": matches[:100], "total": 150})
+    responses.get(URL, json={"emails": matches[100:], "total": 150})
+    done = operator_client.post(
+        reverse("woodpecker:blacklist_select_all"), {"email_filter": "@x.com"}, follow=True
+    ).content.decode()
+    assert "Selected 150 matching addresses (150 in all)." in done
+    assert operator_client.session["woodpecker_selected"] == matches
+    operator_client.post(reverse("woodpecker:blacklist_selection_clear"))
+    assert operator_client.session["woodpecker_selected"] == []
 
 
 def test_nothing_ticked_goes_back_with_a_word(operator_client):

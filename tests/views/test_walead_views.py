@@ -204,7 +204,7 @@ def test_the_list_can_hide_people_who_asked_not_to_be_contacted(operator_client)
     assert "person-2" not in html
     assert "person-3" not in html
     assert "2 on this page hidden: they asked not to be contacted." in html
-    assert "selected-opt-outs" not in html
+    assert "selected-note" not in html
     assert "hide_opt_outs=1&amp;offset=4" in html  # the next page hides them too
 
     responses.get(URL, json=rows)
