@@ -38,6 +38,7 @@ can_unblock = permission_required("audit.perform_unblock", raise_exception=True)
 
 PAGE_TEMPLATE = "walead/blocked_leads.html"
 MIN_CHECKED_SLUG = 3
+ALREADY_SENT = "This unblock was already sent: nothing was sent again. Here is its job."
 SELECTION_CHANGED = (
     "The selection changed since this confirmation was shown (another tab?). Review it again."
 )
@@ -188,6 +189,10 @@ def unblock_submit(request: HttpRequest) -> HttpResponse:
         form.add_error(None, SELECTION_CHANGED)
     if not form.is_valid():
         return render(request, "walead/confirm.html", _confirm_context(leads, form), status=400)
+    earlier = Operation.objects.filter(idempotency_key=form.cleaned_data["token"]).first()
+    if earlier is not None:
+        messages.info(request, ALREADY_SENT)
+        return redirect("jobs:detail", pk=earlier.pk)
 
     try:
         operation = leads_unblock(

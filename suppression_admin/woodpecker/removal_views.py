@@ -54,6 +54,7 @@ can_remove = permission_required("audit.perform_unblock", raise_exception=True)
 
 PENDING_UPLOAD_KEY = "woodpecker_pending_upload"
 NOTHING_GIVEN = "Choose a file or paste some addresses."
+ALREADY_CONFIRMED = "This removal was already confirmed: nothing was sent again. Here is its job."
 NOTHING_TO_REMOVE = (
     "None of these addresses is on the blacklist now, so nothing was sent. Use “Send anyway” "
     "to ask Woodpecker nonetheless."
@@ -251,6 +252,8 @@ def removal_from_selection(request: HttpRequest) -> HttpResponse:
 def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     draft = _own_draft(request, pk, lean=True)
     if draft.job_id is not None:
+        if request.method == "POST":
+            messages.info(request, ALREADY_CONFIRMED)
         return redirect("jobs:detail", pk=draft.job_id)
     form = ConfirmForm(
         request.POST if request.method == "POST" else None, initial=_retry_initial(draft)
@@ -282,9 +285,45 @@ def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         context["polling"] = True  # the send button follows the count (out of band)
         return render(request, "woodpecker/removal_preview.html#lookup", context)
     context["unused_preview"] = _unused_preview(draft)
+    context |= _addresses_context(request, draft)
     return render(
         request, "woodpecker/removal_preview.html", context, status=400 if form.errors else 200
     )
+
+
+ADDRESSES_PAGE = 100
+
+
+@require_GET
+@can_remove
+def removal_addresses(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The preview's addresses, a page at a time, optionally only those containing a text."""
+    draft = _own_draft(request, pk, lean=True)
+    return render(
+        request, "woodpecker/removal_preview.html#addresses", _addresses_context(request, draft)
+    )
+
+
+def _addresses_context(request: HttpRequest, draft: RemovalDraft) -> dict:
+    emails = RemovalDraft.objects.values_list("emails", flat=True).get(pk=draft.pk)
+    wanted = request.GET.get("q", "").strip().lower()[:320]
+    listed = [e for e in emails.split("\n") if wanted in e] if emails else []
+    try:
+        page = max(int(request.GET.get("page", "1")), 1)
+    except ValueError:
+        page = 1
+    start = (page - 1) * ADDRESSES_PAGE
+    return {
+        "draft": draft,
+        "q": wanted,
+        "addresses": listed[start : start + ADDRESSES_PAGE],
+        "addresses_first": start + 1,
+        "addresses_last": start + len(listed[start : start + ADDRESSES_PAGE]),
+        "addresses_total": len(listed),
+        "addresses_page": page,
+        "addresses_prev": page - 1 if page > 1 else None,
+        "addresses_next": page + 1 if start + ADDRESSES_PAGE < len(listed) else None,
+    }
 
 
 @require_POST

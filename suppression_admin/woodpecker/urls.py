@@ -15,6 +15,7 @@ urlpatterns = [
     path("remove/column/", removal_views.removal_column, name="removal_column"),
     path("remove/reading/<uuid:pk>/", removal_views.removal_reading, name="removal_reading"),
     path("remove/<uuid:pk>/", removal_views.removal_preview, name="removal_preview"),
+    path("remove/<uuid:pk>/addresses/", removal_views.removal_addresses, name="removal_addresses"),
     path("remove/<uuid:pk>/discard/", removal_views.removal_discard, name="removal_discard"),
     path("remove/<uuid:pk>/unused.csv", removal_views.removal_unused_csv, name="removal_unused"),
     path("retry/<int:pk>/", removal_views.removal_retry, name="retry"),

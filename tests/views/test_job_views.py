@@ -237,3 +237,13 @@ def test_every_address_not_removed_is_listed_a_page_at_a_time(
     assert third.count("<td>person") == 50
     assert 'data-testid="problems-next"' not in third
     assert "← From the first" in third
+
+
+def test_a_removal_job_page_says_what_was_read(operator_client, operator):
+    job = start_job(operator, addresses(3), schedule=False)
+    RemovalDraft.objects.filter(pk=job.removal_draft.pk).update(
+        rows=5, invalid_count=1, duplicate_count=1
+    )
+    html = page(operator_client, job)
+    facts = "5 rows from header &quot;email&quot;: 3 addresses to remove, 1 unusable, 1 duplicate"
+    assert facts in html

@@ -186,6 +186,8 @@ def test_confirming_twice_starts_one_job(operator_client):
     second = operator_client.post(url, {"reason": "Re-engaged clients", "ticket": "T-1"})
     job = Job.objects.get()
     assert first.url == second.url == reverse("jobs:detail", args=[job.pk])
+    page = operator_client.get(second.url).content.decode()
+    assert "This removal was already confirmed: nothing was sent again." in page
     assert job.operation.source_detail["file_name"] == "list.csv"
     assert job.operation.ticket == "T-1"
 
@@ -484,3 +486,20 @@ def test_ticked_addresses_are_named_as_such_not_as_pasted(operator_client):
     operator_client.post(reverse("woodpecker:removal_selected"), {"email": ["a@x.com"]})
     html = preview_of(operator_client, RemovalDraft.objects.get())
     assert "Preview: addresses ticked on the blacklist page" in html
+
+
+def test_the_preview_lists_its_addresses_a_page_at_a_time_and_finds_one(operator_client):
+    emails = [f"person{n}@example.com" for n in range(250)]
+    operator_client.post(reverse("woodpecker:removal_new"), {"pasted": "\n".join(emails)})
+    draft = RemovalDraft.objects.get()
+    html = preview_of(operator_client, draft)
+    assert "1–100 of 250" in html  # noqa: RUF001
+    assert "<td>person99@example.com</td>" in html
+    assert "<td>person100@example.com</td>" not in html
+    url = reverse("woodpecker:removal_addresses", args=[draft.pk])
+    third = operator_client.get(url, {"page": 3}, headers=HTMX).content.decode()
+    assert third.lstrip().startswith('<div id="addresses">')
+    assert "201–250 of 250" in third  # noqa: RUF001
+    assert "Next →" not in third
+    found = operator_client.get(url, {"q": "son24"}, headers=HTMX).content.decode()
+    assert "1–11 of 11 containing “son24”" in found  # noqa: RUF001

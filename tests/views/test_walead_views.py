@@ -328,6 +328,8 @@ def test_submitting_the_same_confirmation_twice_sends_once(operator_client):
     second = operator_client.post(reverse("walead:unblock_submit"), data)
     assert first.url == second.url
     assert Operation.objects.count() == Job.objects.count() == 1
+    said = operator_client.get(second.url).content.decode()
+    assert "This unblock was already sent: nothing was sent again." in said
     run_the_job()
     assert sum(1 for c in responses.calls if c.request.method == "DELETE") == 1
 
