@@ -81,3 +81,20 @@ document.addEventListener("htmx:responseError", (event) => {
 document.addEventListener("htmx:sendError", (event) => {
   showFailure(event, "The server could not be reached; nothing is shown until it is. Try again.");
 });
+
+// Times come from the server in UTC; show them in the viewer's own zone, UTC on hover.
+function localTimes(root) {
+  for (const time of root.querySelectorAll("time[data-local]")) {
+    const moment = new Date(time.getAttribute("datetime"));
+    if (Number.isNaN(moment.getTime())) continue;
+    const pad = (n) => String(n).padStart(2, "0");
+    const withSeconds = /:\d\d:\d\d UTC$/.test(time.title);
+    const withDate = /^\d{4}-/.test(time.title);
+    const clock = `${pad(moment.getHours())}:${pad(moment.getMinutes())}` + (withSeconds ? `:${pad(moment.getSeconds())}` : "");
+    const day = `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())} `;
+    time.textContent = (withDate ? day : "") + clock;
+    time.removeAttribute("data-local");
+  }
+}
+document.addEventListener("DOMContentLoaded", () => localTimes(document));
+document.addEventListener("htmx:afterSettle", (event) => localTimes(event.target));

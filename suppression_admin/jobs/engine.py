@@ -762,7 +762,7 @@ def _outcome_counts(job: Job, refused: dict[str, int]) -> dict[str, int]:
 
 def _summary(job: Job, status: str, refused: dict[str, int]) -> str:
     if job.provider == Provider.WOODPECKER:
-        things, done_words, not_listed_words = "addresses", "removed", "were not on the blacklist"
+        things, done_words, not_listed_words = "addresses", "removed", "were not on the list"
     else:
         things, done_words, not_listed_words = "leads", "unblocked", "were not blocked"
     parts = [f"{job.done:,} {done_words}"]

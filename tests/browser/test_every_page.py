@@ -1,6 +1,7 @@
 """Every page, as each role sees it: no serious or critical accessibility violation (axe-core,
 vendored in tests/browser/vendor) and, at a phone's 390 px, no sideways scrolling of the page."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,23 @@ def test_every_page_of_each_role_is_accessible_and_fits_a_phone(browser, sandbox
         + problems_on(browser, base, None, ["/accounts/login/"])
     )
     assert not problems, "\n".join(problems)
+
+
+def test_times_are_shown_in_the_viewers_zone_with_utc_on_hover(browser, sandbox):
+    operator = make_user("olga.operator", "Operators")
+    job = start_job(operator, ["cid@example.com"], schedule=False)
+    created = job.operation.created_at
+    context = browser.new_context(timezone_id="Asia/Kolkata")  # UTC+05:30, no summer time
+    page = context.new_page()
+    try:
+        page.goto(f"{sandbox.url}/accounts/login/")
+        page.get_by_label("Username").fill("olga.operator")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.goto(f"{sandbox.url}/jobs/{job.pk}/")
+        shown = page.locator("p.muted time").first
+        local = created + timedelta(hours=5, minutes=30)
+        expect(shown).to_have_text(f"{local:%Y-%m-%d %H:%M}")
+        expect(shown).to_have_attribute("title", f"{created:%Y-%m-%d %H:%M} UTC")
+    finally:
+        context.close()

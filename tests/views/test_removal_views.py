@@ -259,7 +259,8 @@ def test_job_page_says_when_woodpecker_asked_us_to_wait(operator_client):
     resume_at = timezone.now() + timedelta(seconds=30)
     Job.objects.filter(pk=job.pk).update(resume_at=resume_at)
     html = operator_client.get(page).content.decode()
-    assert f"resuming at {resume_at:%H:%M:%S} UTC" in html
+    assert f'resuming at <time datetime="{resume_at.isoformat()}"' in html
+    assert f"data-local>{resume_at:%H:%M:%S} UTC</time>" in html  # the viewer's zone in app.js
 
 
 def test_cancel_asks_the_job_to_stop(operator_client):
