@@ -843,7 +843,7 @@ def lease_take(
         operation_event(
             job.operation,
             EventKind.RESUMED,
-            detail=f"Taken over by worker {worker_id}: worker {previous} stopped renewing it.",
+            detail=f"Taken over by worker {worker_id}: worker {previous} had stopped.",
         )
     return True
 

@@ -175,8 +175,8 @@ def jobs_rescue(providers: list[str]) -> list[int]:
                 operation_event(
                     job.operation,
                     EventKind.RESUMED,
-                    detail=f"Worker {job.owner} stopped renewing its lease; queued again for "
-                    "a live worker, which settles its request in flight by look-up.",
+                    detail=f"Worker {job.owner} stopped; the job was handed to a live worker, "
+                    "which first looks up what its last request did.",
                 )
             transaction.on_commit(lambda job=job: job_enqueue(job))
             rescued.append(job.pk)

@@ -129,11 +129,12 @@ def test_stored_counts_follow_a_job_as_it_runs_and_end_exact(operator, fake_wood
     fake_woodpecker.on("DELETE", answer)
     job = run(start_job(operator, emails))
     operation = Operation.objects.get(pk=job.pk)
-    # Each call counted before it went out; by the third, the first chunk's 250 removals
-    # were counted (the second's may be on their way).
+    # Each call counted before it went out; by the third, the first chunk's 500 outcomes
+    # (250 removed, 250 not on the list) were counted. The second chunk's are written while
+    # the third request is out, so this snapshot may or may not hold them yet.
     assert [snapshot["call_total"] for snapshot in seen] == [1, 2, 3]
     assert seen[0]["item_done"] == 0
-    assert 250 <= seen[2]["item_done"] <= 500
+    assert 250 <= seen[2]["item_done"] <= 1000
     actual = dict(operation.items.order_by().values_list("outcome").annotate(n=Count("pk")))
     assert operation.outcome_counts == actual == {"removed": 600, "not_listed": 600}
     assert operation.item_total == 1200

@@ -71,7 +71,7 @@ def test_a_silent_workers_job_is_queued_again_once_and_says_so(
     assert job.owner == ""  # free for whichever worker picks the task
     assert job.task_id == str(DBTaskResult.objects.order_by("-enqueued_at").first().id)
     event = job.operation.events.get(kind=EventKind.RESUMED)
-    assert "Worker dead stopped renewing its lease" in event.detail
+    assert "Worker dead stopped; the job was handed to a live worker" in event.detail
 
 
 def test_the_rescue_leaves_held_and_other_providers_jobs_alone(operator):
