@@ -54,6 +54,16 @@ def test_operations_full_page_lists_with_columns(auditor_client, operator):
     assert operation.created_at.strftime("%Y-%m-%d %H:%M:%S") in html
     assert "Succeeded" in html
     assert "2 / 2" in html
+    assert "invalid-items" not in html
+
+
+def test_the_list_says_how_many_items_were_never_sendable(auditor_client, operator):
+    items = [ItemDraft(identifier=f"p{n}@example.com") for n in range(5)]
+    outcomes = [ItemOutcome.REMOVED] * 3 + [ItemOutcome.INVALID] * 2
+    record_operation(operator, items, provider=Provider.WOODPECKER, outcomes=outcomes)
+    html = auditor_client.get(LIST_URL).content.decode()
+    assert "3 / 5" in html
+    assert "(2 invalid, never sendable)" in html
 
 
 def test_operations_htmx_returns_only_the_results_fragment(auditor_client, operator):
