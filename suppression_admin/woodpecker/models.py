@@ -46,6 +46,8 @@ class RemovalDraft(models.Model):
     invalid_rows = models.JSONField(default=list, blank=True)
     # The blacklist look-up done for the preview; None until it has run.
     blacklisted_count = models.PositiveIntegerField(null=True, blank=True)
+    # Which of the addresses it found there (newline-separated, in file order).
+    blacklisted_emails = models.TextField(blank=True)
     lookup_checked = models.PositiveIntegerField(default=0)
     lookup_error = models.TextField(blank=True)
     # One draft, one job: confirming the same preview twice finds this job.
@@ -62,7 +64,7 @@ class RemovalDraft(models.Model):
     purged_at = models.DateTimeField(null=True, blank=True)
 
     # Up to tens of megabytes each: pages that poll leave them out.
-    BULK_FIELDS = ("emails", "unused_csv", "invalid_rows")
+    BULK_FIELDS = ("emails", "unused_csv", "invalid_rows", "blacklisted_emails")
 
     def __str__(self) -> str:
         return f"{self.filename or 'pasted list'} ({self.valid_count} addresses)"

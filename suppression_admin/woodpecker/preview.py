@@ -20,7 +20,8 @@ def draft_lookup_blacklisted(draft: RemovalDraft) -> None:
     addresses each) — or, when the whole blacklist takes fewer requests to read than that,
     reads it page by page and compares: a 100,000-address upload against a 20,000-address
     blacklist is then 40 requests instead of 1,000. Each request takes its turn on the key
-    like every other Woodpecker request.
+    like every other Woodpecker request. Which addresses were found is kept with the count,
+    so the preview can mark them.
     """
     emails = draft.email_list()
     RemovalDraft.objects.filter(pk=draft.pk).update(
@@ -39,8 +40,11 @@ def draft_lookup_blacklisted(draft: RemovalDraft) -> None:
         return
     finally:
         client.close()
+    listed = [email for email in emails if email in found]
     RemovalDraft.objects.filter(pk=draft.pk).update(
-        blacklisted_count=found, lookup_checked=draft.valid_count
+        blacklisted_count=len(listed),
+        blacklisted_emails="\n".join(listed),
+        lookup_checked=draft.valid_count,
     )
 
 
@@ -54,10 +58,11 @@ def _pages(total: int) -> int:
 
 def _count_by_email_filter(
     draft: RemovalDraft, client: WoodpeckerClient, batches: list[list[str]]
-) -> int:
-    found = 0
+) -> set[str]:
+    """The draft's addresses found on the blacklist (lowercase, as the draft holds them)."""
+    found: set[str] = set()
     for batch in batches:
-        found += len(client.lookup(batch))
+        found.update(email.lower() for email in client.lookup(batch))
         RemovalDraft.objects.filter(pk=draft.pk).update(
             lookup_checked=F("lookup_checked") + len(batch)
         )
@@ -66,7 +71,7 @@ def _count_by_email_filter(
 
 def _count_by_reading_the_blacklist(
     draft: RemovalDraft, client: WoodpeckerClient, wanted: set[str], first_page: BlacklistPage
-) -> int:
+) -> set[str]:
     # The blacklist may change while it is read; a set counts an address once even if a
     # shifted page shows it twice.
     # The end is a page shorter than a full one, not the total the first page gave: a total
@@ -82,7 +87,7 @@ def _count_by_reading_the_blacklist(
             lookup_checked=min(draft.valid_count * page // max(pages, 1), draft.valid_count)
         )
         if len(listed.emails) < MAX_PER_PAGE:
-            return len(found)
+            return found
         if page >= MAX_BLACKLIST_PAGES:
             raise ProviderMalformedAnswer(
                 f"Woodpecker kept sending full pages of its blacklist after {page:,}.",

@@ -282,7 +282,9 @@ def removal_preview(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     if draft.blacklisted_count is not None:
         context["not_listed"] = max(draft.valid_count - draft.blacklisted_count, 0)
     if request.htmx and request.htmx.target == "lookup":
-        context["polling"] = True  # the send button follows the count (out of band)
+        context["polling"] = True  # the send button follows the count (out of band) …
+        if draft.blacklisted_count is not None:
+            context |= _addresses_context(request, draft)  # … and so do the address marks
         return render(request, "woodpecker/removal_preview.html#lookup", context)
     context["unused_preview"] = _unused_preview(draft)
     context |= _addresses_context(request, draft)
@@ -305,7 +307,11 @@ def removal_addresses(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 def _addresses_context(request: HttpRequest, draft: RemovalDraft) -> dict:
-    emails = RemovalDraft.objects.values_list("emails", flat=True).get(pk=draft.pk)
+    emails, blacklisted = RemovalDraft.objects.values_list("emails", "blacklisted_emails").get(
+        pk=draft.pk
+    )
+    on_blacklist = set(blacklisted.split("\n")) if blacklisted else set()
+    counted = draft.blacklisted_count is not None
     wanted = request.GET.get("q", "").strip().lower()[:320]
     listed = [e for e in emails.split("\n") if wanted in e] if emails else []
     try:
@@ -316,9 +322,13 @@ def _addresses_context(request: HttpRequest, draft: RemovalDraft) -> dict:
     return {
         "draft": draft,
         "q": wanted,
-        "addresses": listed[start : start + ADDRESSES_PAGE],
+        # (address, on the blacklist: True / False, or None before the count)
+        "addresses": [
+            (email, email in on_blacklist if counted else None)
+            for email in listed[start : start + ADDRESSES_PAGE]
+        ],
         "addresses_first": start + 1,
-        "addresses_last": start + len(listed[start : start + ADDRESSES_PAGE]),
+        "addresses_last": min(start + ADDRESSES_PAGE, len(listed)),
         "addresses_total": len(listed),
         "addresses_page": page,
         "addresses_prev": page - 1 if page > 1 else None,

@@ -35,5 +35,11 @@ def personal_data_purge(*, days: int | None = None, now: datetime | None = None)
     deleted = old.filter(job__isnull=True).delete()[0]
     emptied = old.filter(
         job__isnull=False, job__operation__finished_at__isnull=False, purged_at__isnull=True
-    ).update(emails="", unused_csv="", invalid_rows=[], purged_at=timezone.now())
+    ).update(
+        emails="",
+        unused_csv="",
+        invalid_rows=[],
+        blacklisted_emails="",
+        purged_at=timezone.now(),
+    )
     return Purged(deleted, emptied, uploads_delete_older(cutoff), readings_forget_older(cutoff))

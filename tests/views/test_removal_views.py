@@ -504,3 +504,21 @@ def test_the_preview_lists_its_addresses_a_page_at_a_time_and_finds_one(operator
     assert "Next →" not in third
     found = operator_client.get(url, {"q": "son24"}, headers=HTMX).content.decode()
     assert "1–11 of 11 containing “son24”" in found  # noqa: RUF001
+
+
+def test_the_preview_marks_each_address_on_the_blacklist_once_counted(operator_client):
+    operator_client.post(
+        reverse("woodpecker:removal_new"), {"pasted": "ann@example.com\nbob@example.com"}
+    )
+    draft = RemovalDraft.objects.get()
+    assert "being checked" in preview_of(operator_client, draft)
+    RemovalDraft.objects.filter(pk=draft.pk).update(
+        blacklisted_count=1, blacklisted_emails="bob@example.com"
+    )
+    polled = preview_of(operator_client, draft, **{"HX-Request": "true", "HX-Target": "lookup"})
+    assert '<div id="addresses" hx-swap-oob="true">' in polled  # the marks follow the count
+    html = preview_of(operator_client, draft)
+    ann = html[html.index("<td>ann@example.com</td>") :].split("</tr>")[0]
+    bob = html[html.index("<td>bob@example.com</td>") :].split("</tr>")[0]
+    assert "No: nothing to do" in ann
+    assert "Yes: will be removed" in bob

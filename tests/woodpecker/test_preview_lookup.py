@@ -47,6 +47,7 @@ def test_a_short_blacklist_is_read_whole_instead_of_filtering_a_long_upload(oper
 
     draft.refresh_from_db()
     assert draft.blacklisted_count == len(upload[::7])
+    assert draft.blacklisted_emails.split("\n") == upload[::7]  # which ones, in file order
     assert draft.lookup_checked == draft.valid_count
     assert [query["page"] for query in requested()] == [["0"], ["1"], ["2"], ["3"]]
     assert not any("email_filter" in query for query in requested())
@@ -77,6 +78,7 @@ def test_a_long_blacklist_is_filtered_by_the_uploaded_addresses(operator):
 
     draft.refresh_from_db()
     assert draft.blacklisted_count == 10
+    assert draft.blacklisted_emails.split("\n") == upload[:10]
     probe, *look_ups = requested()
     assert "email_filter" not in probe  # the first page, for the blacklist's size
     assert len(look_ups) == 2
