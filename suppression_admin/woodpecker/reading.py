@@ -35,6 +35,7 @@ from django.utils import timezone
 from suppression_admin.jobs.workers import Situation
 from suppression_admin.outside_text import safe_text
 from suppression_admin.woodpecker.ingest import ColumnChoiceNeeded, IngestRefused, ingest_upload
+from suppression_admin.woodpecker.ingest.detect import looks_like_zip
 from suppression_admin.woodpecker.models import ReadingStatus, UploadReading
 from suppression_admin.woodpecker.services import (
     FileFacts,
@@ -46,7 +47,6 @@ from suppression_admin.woodpecker.services import (
 
 logger = logging.getLogger(__name__)
 
-ZIP_MAGIC = b"PK\x03\x04"
 READING_STALE_SECONDS = 120
 ALIVE_SECONDS = 15
 MAX_ATTEMPTS = 3
@@ -68,7 +68,7 @@ def reads_in_background(upload: UploadedFile) -> bool:
     if upload.size is None or upload.size < settings.WOODPECKER_BACKGROUND_READ_MIN_BYTES:
         return False
     upload.seek(0)
-    is_zip = upload.read(4) == ZIP_MAGIC
+    is_zip = looks_like_zip(upload.read(4))
     upload.seek(0)
     return is_zip
 

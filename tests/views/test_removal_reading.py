@@ -3,7 +3,6 @@
 import io
 import time
 
-import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -25,6 +24,7 @@ from suppression_admin.woodpecker.reading import (
     readings_rescue,
 )
 from tests.conftest import make_user
+from tests.woodpecker.ingest_support import workbook
 
 pytestmark = pytest.mark.usefixtures("live_providers")
 
@@ -32,18 +32,6 @@ pytestmark = pytest.mark.usefixtures("live_providers")
 @pytest.fixture(autouse=True)
 def every_workbook_in_the_background(settings):
     settings.WOODPECKER_BACKGROUND_READ_MIN_BYTES = 1
-
-
-def workbook(sheets: dict[str, list[list[object]]]) -> bytes:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 CONTACTS = workbook({"Contacts": [["Email"], ["ann@example.com"], ["bob@example.com"]]})

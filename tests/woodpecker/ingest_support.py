@@ -45,6 +45,19 @@ def xlsx_bytes(
     return buffer.getvalue()
 
 
+def workbook(sheets: dict[str, list[list[object]]]) -> bytes:
+    """An .xlsx with these sheets, in this order, each holding its rows."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def zip_bytes(entries: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

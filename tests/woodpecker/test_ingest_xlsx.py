@@ -30,6 +30,7 @@ from suppression_admin.woodpecker.ingest.xlsx_scan import WorkbookLimits, column
 from .ingest_support import (
     declare_uncompressed_size,
     ingest,
+    workbook,
     xlsx_bytes,
     zip_bytes,
 )
@@ -68,18 +69,6 @@ def test_ingest_xlsx_is_detected_by_content_not_filename():
     result = ingest(xlsx_bytes(ROWS), filename="export.csv")
 
     assert result.encoding == "xlsx"
-
-
-def workbook(sheets: dict[str, list[list[object]]]) -> bytes:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def test_ingest_xlsx_reads_the_one_sheet_with_an_email_column_and_says_which():

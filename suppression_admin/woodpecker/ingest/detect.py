@@ -65,6 +65,11 @@ _BOMS = (
 _NUL_SCAN_BYTES = 8 * 1024
 
 
+def looks_like_zip(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is a zip archive (an .xlsx, say)."""
+    return head.startswith(_ZIP_MAGIC)
+
+
 def detect_kind(head: bytes, *, complete: bool, filename: str = "") -> str:
     """``ZIP`` for a zip archive (maybe xlsx), else the text encoding to read the file with.
 
@@ -77,7 +82,7 @@ def detect_kind(head: bytes, *, complete: bool, filename: str = "") -> str:
     message for an old-style Office file (that container holds .xls, .doc, and
     password-protected .xlsx alike).
     """
-    if head.startswith(_ZIP_MAGIC):
+    if looks_like_zip(head):
         return ZIP
     if head.startswith(_OLE_MAGIC):
         extension = filename.rpartition(".")[2].lower()
