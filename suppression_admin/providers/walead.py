@@ -52,9 +52,11 @@ class WaleadClient(ProviderClient):
         )
         return self._parse_leads(answer)
 
-    def iter_blocked_leads(self, *, sort: Sort = "DESC", search: str = "") -> Iterator[BlockedLead]:
-        """Every matching lead, advancing the offset by the rows received until a page is empty."""
-        offset = 0
+    def iter_blocked_leads(
+        self, *, sort: Sort = "DESC", search: str = "", offset: int = 0
+    ) -> Iterator[BlockedLead]:
+        """Every matching lead from ``offset``, advancing it by the rows received until a page
+        is empty. A page is asked for only when the one before has been taken."""
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
             page = self.list_blocked_leads(offset=offset, sort=sort, search=search)

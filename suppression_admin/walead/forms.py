@@ -10,7 +10,6 @@ OPT_OUT_ACK_REQUIRED = (
 
 
 class BrowseForm(forms.Form):
-    search = forms.CharField(required=False, max_length=200, strip=True)
     sort = forms.ChoiceField(
         required=False, choices=[("DESC", "Newest first"), ("ASC", "Oldest first")]
     )
@@ -18,13 +17,20 @@ class BrowseForm(forms.Form):
     hide_opt_outs = forms.BooleanField(required=False)
 
     def values(self) -> tuple[str, str, int]:
-        """Search, sort and offset; a bad value falls back to the default instead of failing."""
-        data = self.cleaned_data if self.is_valid() else {}
-        return data.get("search") or "", data.get("sort") or "DESC", data.get("offset") or 0
+        """Search, sort and offset; a bad sort or offset falls back to the default.
+
+        The search is as typed: walead.search reads it, and says in words what it cannot
+        read (a form field would drop it, and show unfiltered rows under the search box)."""
+        search = str(self.data.get("search", "")).strip()
+        return search, self._clean("sort") or "DESC", self._clean("offset") or 0
 
     def hides_opt_outs(self) -> bool:
         """Whether the people who asked not to be contacted are left out of the list."""
-        return bool(self.is_valid() and self.cleaned_data["hide_opt_outs"])
+        return bool(self._clean("hide_opt_outs"))
+
+    def _clean(self, name: str):
+        self.is_valid()
+        return self.cleaned_data.get(name)
 
 
 class UnblockForm(forms.Form):

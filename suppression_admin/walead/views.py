@@ -18,19 +18,24 @@ from suppression_admin import provider_checks
 from suppression_admin.accounts.access import reviewer_or_operator
 from suppression_admin.audit.models import Operation, Provider, Source
 from suppression_admin.client_address import client_address
-from suppression_admin.connections import walead_client
 from suppression_admin.jobs.models import Job
 from suppression_admin.jobs.services import RetryRefused, job_retry_check
 from suppression_admin.providers.errors import ProviderError, ProviderNotConfigured
 from suppression_admin.walead import selection
 from suppression_admin.walead.forms import BrowseForm, UnblockForm
+from suppression_admin.walead.search import (
+    PAGE_SIZE,
+    LeadsPage,
+    SearchInvalid,
+    leads_search_all,
+    leads_search_page,
+    search_read,
+)
 from suppression_admin.walead.services import (
     LeadSnapshot,
     UnblockRequestInvalid,
     lead_blocked,
     leads_for_retry,
-    leads_matching_known,
-    leads_matching_reused,
     leads_unblock,
 )
 
@@ -74,15 +79,15 @@ def selection_update(request: HttpRequest) -> HttpResponse:
 @require_POST
 @can_unblock
 def selection_add_matching(request: HttpRequest) -> HttpResponse:
-    """Select every lead matching the search (but the opted-out, when they are hidden),
-    paging through the whole list."""
+    """Select every lead the search finds (but the opted-out, when they are hidden), on
+    every page."""
     browse = BrowseForm(request.POST)
     search, sort, _ = browse.values()
     try:
         leads = _shown(
-            leads_matching_reused(search=search, sort=sort), hide=browse.hides_opt_outs()
+            leads_search_all(search_read(search), sort=sort), hide=browse.hides_opt_outs()
         )
-    except (ProviderError, ProviderNotConfigured) as error:
+    except (SearchInvalid, ProviderError, ProviderNotConfigured) as error:
         messages.error(request, f"Could not select all matching leads: {error}")
     else:
         selection.remember(request.session, leads)
@@ -97,7 +102,7 @@ def selection_add_matching(request: HttpRequest) -> HttpResponse:
 @require_GET
 @can_unblock
 def matching_count(request: HttpRequest) -> HttpResponse:
-    """The "select all N matching" button, with N counted by paging through the search.
+    """The "select all N matching" button, with N counted by reading the whole search.
 
     Loaded lazily by the results fragment once typing pauses, so a keystroke never pages
     through the whole list.
@@ -113,12 +118,13 @@ def matching_count(request: HttpRequest) -> HttpResponse:
         "hide_opt_outs": hide,
         "page_end": page_end,
         "counted_now": True,  # the page's range and Next follow (out of band)
+        "next_shown": request.GET.get("next_shown") == "1",
     }
     try:
-        matching = leads_matching_reused(search=search, sort=sort)
+        matching = leads_search_all(search_read(search), sort=sort)
         context["matching_count"] = len(_shown(matching, hide=hide))
         context["total"] = len(matching)
-    except (ProviderError, ProviderNotConfigured) as error:
+    except (SearchInvalid, ProviderError, ProviderNotConfigured) as error:
         context["count_error"] = str(error)
     return render(request, f"{PAGE_TEMPLATE}#select_all_matching", context)
 
@@ -279,37 +285,27 @@ def _page_context(
         "error": "",
     }
     try:
-        client = walead_client()
+        page = leads_search_page(search_read(search), sort=sort, offset=offset)
     except ProviderNotConfigured as error:
-        context["not_configured"] = str(error)
-        return context | _selection_context(request)
-    try:
-        leads = [
-            LeadSnapshot.from_lead(lead)
-            for lead in client.list_blocked_leads(offset=offset, sort=sort, search=search)
-        ]
+        return context | {"not_configured": str(error)} | _selection_context(request)
+    except SearchInvalid as error:
+        return context | {"search_error": str(error)} | _selection_context(request)
     except ProviderError as error:
         context["error"] = error.message
-        leads = []
-    finally:
-        client.close()
-    selection.remember(request.session, leads)
+        page = LeadsPage(leads=[], offset=offset)
+    selection.remember(request.session, page.leads)
     chosen = set(selection.selected_ids(request.session))
-    shown = _shown(leads, hide=hide)
-    page_end = offset + len(leads)
-    # Paged through lately for this search: its total, "select all N" and whether there is
-    # a next page are known without asking WaLead again.
-    known = leads_matching_known(search=search, sort=sort)
-    if known is not None:
-        context.update(total=len(known), matching_count=len(_shown(known, hide=hide)))
+    shown = _shown(page.leads, hide=hide)
+    if page.every is not None:
+        context.update(total=page.total, matching_count=len(_shown(page.every, hide=hide)))
     context.update(
+        page=page,
         rows=[(lead, lead.id in chosen) for lead in shown],
-        hidden_count=len(leads) - len(shown),
+        hidden_count=len(page.leads) - len(shown),
         all_on_page_selected=bool(shown) and all(lead.id in chosen for lead in shown),
-        page_end=page_end,
-        next_offset=page_end if leads and (known is None or page_end < len(known)) else None,
-        # The server decides the page size; assume the pages before were as long as this one.
-        prev_offset=max(0, offset - max(len(leads), 1)) if offset > 0 else None,
+        page_end=page.end,
+        next_offset=page.end if page.has_next else None,
+        prev_offset=max(0, offset - PAGE_SIZE) if offset > 0 else None,
     )
     return context | _selection_context(request)
 

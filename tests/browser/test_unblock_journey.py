@@ -40,17 +40,17 @@ def test_operator_unblocks_and_auditor_finds_and_exports_it(page, sandbox, worke
     page.on("request", lambda r: "matching-count" in r.url and counts.append(r.url))
     log_in(page, base, "olga.operator", "/walead/")
     expect(page.locator(".sandbox-banner")).to_be_visible()
-    expect(page.locator("#results tbody tr")).to_have_count(25)
-    # "Select all on this page" ticks the 25 rows in one go; unticking clears them again.
+    expect(page.locator("#results tbody tr")).to_have_count(60)  # a page holds 100
+    # "Select all on this page" ticks the 60 rows in one go; unticking clears them again.
     page.get_by_label("Select all on this page").check()
-    expect(page.get_by_test_id("selected-count")).to_have_text("25 selected")
+    expect(page.get_by_test_id("selected-count")).to_have_text("60 selected")
     page.get_by_label("Select all on this page").uncheck()
     expect(page.get_by_test_id("selected-count")).to_have_text("0 selected")
     expect(
         page.get_by_role("button", name="Select all 60 leads on the blocked list")
     ).to_be_visible()
     page.locator("#search").press_sequentially(term, delay=30)
-    expect(page.locator("#results tbody tr")).to_have_count(min(matching.count(), 25))
+    expect(page.locator("#results tbody tr")).to_have_count(min(matching.count(), 100))
     assert f"search={term}" in page.url
 
     # The count of matching leads is asked with its own parameters: never the form's CSRF
@@ -58,7 +58,15 @@ def test_operator_unblocks_and_auditor_finds_and_exports_it(page, sandbox, worke
     assert counts
     assert not [url for url in counts if "csrfmiddlewaretoken" in url]
 
-    page.get_by_label(f"Select {target.public_identifier}").check()
+    # Several identifiers at once (a profile address among them): a true answer for each.
+    page.locator("#search").fill(
+        f"https://www.linkedin.com/in/{target.public_identifier}/\nnobody-at-all-here"
+    )
+    expect(page.get_by_test_id("verdict-summary")).to_have_text("1 of 2 are blocked.")
+    expect(page.get_by_test_id("verdicts").locator("tbody tr").first).to_contain_text("Yes")
+    expect(page.get_by_test_id("verdicts").locator("tbody tr").last).to_contain_text("No")
+
+    page.get_by_label(f"Select {target.public_identifier}", exact=True).check()
     expect(page.get_by_test_id("selected-count")).to_have_text("1 selected")
     page.locator("#search").fill("")
     page.locator("#search").press_sequentially("a", delay=30)

@@ -35,7 +35,9 @@ def lead(n: int, reason: str | None = "Existing client") -> dict:
 
 
 def show_page(client, rows, **query):
+    """The list, when WaLead answers ``rows`` and then an empty page (the end)."""
     responses.get(URL, json=rows)
+    responses.get(URL, json=[])
     return client.get(reverse("walead:blocked_leads"), query)
 
 
@@ -63,6 +65,7 @@ def test_list_shows_rows_with_profile_links_reason_and_date(operator_client):
 @responses.activate
 def test_htmx_search_returns_only_the_results_fragment(operator_client):
     responses.get(URL, json=[lead(1)])
+    responses.get(URL, json=[])
     response = operator_client.get(
         reverse("walead:blocked_leads"), {"search": "p"}, headers={**HTMX, "HX-Target": "results"}
     )
@@ -80,10 +83,26 @@ def test_opt_out_reasons_are_flagged_in_the_list(operator_client):
 
 
 @responses.activate
-def test_next_link_advances_by_rows_received(operator_client):
+def test_a_page_holds_100_leads_read_over_as_many_walead_pages_as_it_takes(operator_client):
+    for start in range(0, 125, 25):  # WaLead answers 25 a page
+        responses.get(URL, json=[lead(n) for n in range(start, start + 25)])
+    html = show_page(operator_client, [], offset=10).content.decode()
+    offsets = [call.request.params["offset"] for call in responses.calls]
+    assert offsets == ["10", "35", "60", "85"]  # by the rows received; no fifth page read
+    assert html.count('name="page_id"') == 100
+    assert "Showing 11–110" in html  # noqa: RUF001
+    assert 'id="next-link" href="?search=&amp;sort=DESC&amp;offset=110"' in html
+    assert 'href="?search=&amp;sort=DESC&amp;offset=0"' in html  # previous
+
+
+@responses.activate
+def test_a_short_page_is_the_last_no_next_link(operator_client):
     html = show_page(operator_client, [lead(1), lead(2), lead(3)], offset=10).content.decode()
-    assert "offset=13" in html  # next
-    assert "offset=7" in html  # previous
+    assert [call.request.params["offset"] for call in responses.calls] == ["10", "13"]
+    assert "Showing 11–13" in html  # noqa: RUF001
+    assert 'id="next-link"' not in html
+    assert "next_shown" not in html  # so the count will not look for a Next to take away
+    assert "offset=0" in html  # previous
 
 
 @responses.activate
@@ -205,7 +224,7 @@ def test_the_list_can_hide_people_who_asked_not_to_be_contacted(operator_client)
     assert "person-3" not in html
     assert "2 on this page hidden: they asked not to be contacted." in html
     assert "selected-note" not in html
-    assert "hide_opt_outs=1&amp;offset=4" in html  # the next page hides them too
+    assert "hide_opt_outs=1&amp;offset=0&amp;page_end=4" in html  # the count hides them too
 
     responses.get(URL, json=rows)
     responses.get(URL, json=[])
@@ -232,18 +251,21 @@ def test_the_list_can_hide_people_who_asked_not_to_be_contacted(operator_client)
 
 @responses.activate
 def test_a_search_is_paged_through_once_then_its_total_and_next_are_known(operator_client):
-    rows = [lead(1), lead(2), lead(3)]
-    responses.get(URL, json=rows)  # the page
-    responses.get(URL, json=rows)  # the count: every page …
+    rows = [lead(n) for n in range(100)]
+    responses.get(URL, json=rows)  # the page: 100 rows …
+    responses.get(URL, json=rows)  # … then the count: every page …
     responses.get(URL, json=[])  # … until an empty one
     html = operator_client.get(reverse("walead:blocked_leads")).content.decode()
-    assert 'id="next-link"' in html  # not known yet: there may be more
+    assert 'id="next-link"' in html  # a full page: not known yet whether there are more
+    assert "page_end=100&amp;next_shown=1" in html  # the count will take it away if need be
     counted = operator_client.get(
-        reverse("walead:matching_count"), {"offset": 0, "page_end": 3}, headers=HTMX
+        reverse("walead:matching_count"),
+        {"offset": 0, "page_end": 100, "next_shown": "1"},
+        headers=HTMX,
     ).content.decode()
-    assert "Select all 3 leads on the blocked list" in counted
+    assert "Select all 100 leads on the blocked list" in counted
     # The page's range and Next follow the count, out of band.
-    assert '<span id="list-range" class="muted" hx-swap-oob="true">Showing 1–3 of 3</span>' in (  # noqa: RUF001
+    assert '<span id="list-range" class="muted" hx-swap-oob="true">Showing 1–100 of 100</span>' in (  # noqa: RUF001
         counted
     )
     assert '<span id="next-link" hx-swap-oob="true"></span>' in counted
@@ -252,12 +274,12 @@ def test_a_search_is_paged_through_once_then_its_total_and_next_are_known(operat
     # The same search again (a page view, its count, "select all"): one request, the page.
     responses.get(URL, json=rows)
     html = operator_client.get(reverse("walead:blocked_leads")).content.decode()
-    assert "Showing 1–3 of 3" in html  # noqa: RUF001
+    assert "Showing 1–100 of 100" in html  # noqa: RUF001
     assert 'id="next-link"' not in html
-    assert "Select all 3 leads on the blocked list" in html
+    assert "Select all 100 leads on the blocked list" in html
     operator_client.post(reverse("walead:selection_add_matching"), {})
     assert len(responses.calls) == requests_so_far + 1
-    assert operator_client.session["walead_selected"] == ["id-1", "id-2", "id-3"]
+    assert operator_client.session["walead_selected"] == [f"id-{n}" for n in range(100)]
 
 
 def test_confirm_with_empty_selection_goes_back_to_the_list(operator_client):
@@ -393,7 +415,7 @@ def test_results_load_the_matching_count_lazily(operator_client):
     html = show_page(operator_client, [lead(1)], search="per").content.decode()
     assert 'hx-trigger="load delay:600ms"' in html
     assert reverse("walead:matching_count") + "?search=per" in html
-    assert len(responses.calls) == 1  # the page itself does not page through the search
+    assert len(responses.calls) == 2  # the page and its end, not the whole search again
 
 
 @responses.activate
@@ -452,6 +474,7 @@ def test_a_lead_with_hostile_text_is_shown_safely_and_can_still_be_unblocked(
         # Raw control characters inside a JSON string are not JSON; ours pass as U+FFFD.
         body = re.sub(r"\\u00([01][0-9a-f])", lambda m: chr(int(m[1], 16)), body)
     responses.get(URL, body=body, content_type="application/json")
+    responses.get(URL, json=[])
     page = operator_client.get(reverse("walead:blocked_leads"))
     assert page.status_code == 200
     html = page.content.decode()
@@ -506,5 +529,5 @@ def test_the_look_up_of_a_lead_with_replaced_characters_finds_it_still_blocked(o
     job = run_the_job()
     item = job.operation.items.get()
     assert item.outcome != ItemOutcome.UNBLOCKED
-    look_up = [c for c in responses.calls if c.request.method == "GET"][1]
+    look_up = [c for c in responses.calls if c.request.method == "GET"][2]  # after the page
     assert look_up.request.params["search"] == "e-marie"

@@ -1,0 +1,170 @@
+"""The WaLead list's search box: one text, several identifiers or profile addresses, and
+searches it cannot read, which are said in words instead of showing unfiltered rows."""
+
+import re
+
+import pytest
+import responses
+from django.urls import reverse
+from responses import matchers
+
+from suppression_admin.walead.search import (
+    MAX_TERMS,
+    SearchInvalid,
+    search_read,
+)
+from tests.conftest import TEST_WALEAD_URL
+
+URL = f"{TEST_WALEAD_URL}/v1/blocked-leads"
+pytestmark = pytest.mark.usefixtures("live_providers")
+
+
+def lead(slug: str, created: str = "2025-06-01") -> dict:
+    return {
+        "id": f"id-{slug}",
+        "publicIdentifier": slug,
+        "reason": "Existing client",
+        "createdAt": f"{created}T10:00:00.000Z",
+        "workspaceId": "w",
+    }
+
+
+def answer(search: str, rows: list[dict]) -> None:
+    """WaLead's answer to ``search``: ``rows``, then an empty page."""
+    by_search = matchers.query_param_matcher({"search": search}, strict_match=False)
+    responses.get(
+        URL,
+        json=rows,
+        match=[by_search, matchers.query_param_matcher({"offset": "0"}, strict_match=False)],
+    )
+    responses.get(
+        URL,
+        json=[],
+        match=[
+            by_search,
+            matchers.query_param_matcher({"offset": str(len(rows))}, strict_match=False),
+        ],
+    )
+
+
+def searched() -> list[str]:
+    return [call.request.params["search"] for call in responses.calls]
+
+
+@pytest.mark.parametrize(
+    ("text", "terms", "checks"),
+    [
+        ("", (), False),
+        ("maria-gon", ("maria-gon",), False),
+        (
+            "anna-b, carl-d;eva-f\njohn-doe  x-y-z",
+            ("anna-b", "carl-d", "eva-f", "john-doe", "x-y-z"),
+            True,
+        ),
+        ("anna-b ANNA-B anna-b", ("anna-b",), False),
+        ("https://www.linkedin.com/in/anna-b/", ("anna-b",), True),
+        ("linkedin.com/in/jos%C3%A9-garc%C3%ADa?trk=x", ("josé-garcía",), True),
+        ("http://de.linkedin.com/in/anna-b, carl-d", ("anna-b", "carl-d"), True),
+    ],
+)
+def test_what_a_search_reads_as(text, terms, checks):
+    search = search_read(text)
+    assert search.terms == terms
+    assert search.checks is checks
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            " ".join(f"lead-{n}" for n in range(MAX_TERMS + 1)),
+            "21 texts searched at once; at most 20",
+        ),
+        ("anna-b, jo", "“jo” is too short to search beside others"),
+        ("a" * 201, "is longer than any LinkedIn public identifier (200 characters)"),
+        ("ann\u0000e", "holds a control or text-direction character"),
+        ("linkedin.com/in/ann%00e", "holds a control or text-direction character"),
+    ],
+)
+def test_searches_that_cannot_be_read_say_why(text, message):
+    with pytest.raises(SearchInvalid, match=re.escape(message)):
+        search_read(text)
+
+
+@responses.activate
+def test_several_identifiers_are_each_checked_and_their_leads_listed_together(operator_client):
+    answer("anna-b", [lead("anna-b", "2025-01-01"), lead("anna-bell", "2025-03-01")])
+    answer("carl-d", [])
+    answer("eva-f", [lead("eva-fischer", "2025-02-01")])
+    html = operator_client.get(
+        reverse("walead:blocked_leads"), {"search": "anna-b, carl-d\neva-f"}
+    ).content.decode()
+    assert sorted(set(searched())) == ["anna-b", "carl-d", "eva-f"]
+    assert "<strong>1 of 3</strong> are blocked." in html
+    verdicts = html.split('data-testid="verdicts"')[1].split("</table>")[0]
+    assert verdicts.index("anna-b") < verdicts.index("carl-d") < verdicts.index("eva-f")
+    rows = verdicts.split("<tr>")[2:]
+    assert ">Yes<" in rows[0] and ">2<" in rows[0]  # anna-b itself, and anna-bell
+    assert ">No<" in rows[1] and ">0<" in rows[1]
+    assert ">No<" in rows[2] and ">1<" in rows[2]  # eva-fischer only contains it
+    # Newest block first, all three searches' leads on one list, their total known.
+    listed = html.split('id="page-selection"')[1]
+    assert (
+        listed.index("anna-bell") < listed.index("eva-fischer") < listed.index('value="id-anna-b"')
+    )
+    assert "Showing 1–3 of 3" in html  # noqa: RUF001
+    assert "Select all 3 leads matching" in html
+    assert 'hx-trigger="load delay:600ms"' not in html  # nothing left to count
+    assert 'id="next-link"' not in html
+
+    calls = len(responses.calls)
+    operator_client.post(
+        reverse("walead:selection_add_matching"), {"search": "anna-b, carl-d\neva-f"}
+    )
+    assert len(responses.calls) == calls  # each search read once, then reused
+    assert sorted(operator_client.session["walead_selected"]) == [
+        "id-anna-b",
+        "id-anna-bell",
+        "id-eva-fischer",
+    ]
+
+
+@responses.activate
+def test_a_profile_address_is_read_as_its_identifier_and_answered_exactly(operator_client):
+    answer("anna-b", [lead("anna-bell")])
+    html = operator_client.get(
+        reverse("walead:blocked_leads"), {"search": "https://www.linkedin.com/in/anna-b/"}
+    ).content.decode()
+    assert searched() == ["anna-b", "anna-b"]
+    assert "<strong>0 of 1</strong> is blocked." in html
+    assert "anna-bell" in html  # listed: it contains the text, but it is not the person
+
+
+@responses.activate
+def test_none_found_says_so_for_several(operator_client):
+    answer("anna-b", [])
+    answer("carl-d", [])
+    html = operator_client.get(
+        reverse("walead:blocked_leads"), {"search": "anna-b carl-d"}
+    ).content.decode()
+    assert "<strong>0 of 2</strong> are blocked." in html
+    assert "None of them is blocked, and no blocked lead contains them." in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 300,  # once dropped by the form: the whole list showed under it
+        "ann\u0000e",  # once refused by the form, with the same result
+        " ".join(f"lead-{n}" for n in range(30)),
+    ],
+)
+@responses.activate
+def test_an_unreadable_search_is_an_error_never_the_unfiltered_list(operator_client, text):
+    html = operator_client.get(reverse("walead:blocked_leads"), {"search": text}).content.decode()
+    assert 'data-testid="search-invalid"' in html
+    assert 'name="page_id"' not in html
+    assert len(responses.calls) == 0  # nothing asked of WaLead
+    response = operator_client.post(reverse("walead:selection_add_matching"), {"search": text})
+    assert response.status_code == 302
+    assert operator_client.session.get("walead_selected", []) == []
