@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from suppression_admin.audit.models import AccessKind
 from suppression_admin.audit.services import access_record
@@ -26,7 +27,7 @@ def blocked_check(
 ) -> HttpResponse:
     """Refuse with ``refused`` when it is not empty; else record the check in the access
     log, then ``ask(who)``, saying in words why there is no answer if there is none."""
-    context: dict = {"provider": provider, "who": who, "where": where}
+    context: dict = {"provider": provider, "who": who, "where": where, "asked_at": timezone.now()}
     if refused:
         context["error"] = refused
         return render(request, TEMPLATE, context)

@@ -343,7 +343,7 @@ def _claim_next(job: Job, sender: Sender, *, answered: "_Outcomes | None") -> "_
         request = sender.request(items)
         call_log = sender.call_log
         attempt = f" (attempt {chunk.attempts})" if chunk.attempts > 1 else ""
-        call_log.purpose = f"{_verb(job)} chunk {chunk.index + 1}{attempt}"
+        call_log.purpose = f"{_verb(job)} batch {chunk.index + 1}{attempt}"
         call_log.batch = chunk.index
         call = call_log.started(
             method=request.method,
@@ -440,7 +440,7 @@ def _look_up(
     If the look-up fails, every item is decided unknown; with ``later``, a look-up refused
     for now raises _LookUpLater instead (up to JOB_MAX_ATTEMPTS times in a run).
     """
-    sender.call_log.purpose = "look-up to settle the outcome"
+    sender.call_log.purpose = "look-up to learn the outcome"
     sender.call_log.batch = chunk.index
     try:
         listed = sender.still_listed(items)

@@ -109,7 +109,7 @@ def test_pending_after_a_refusal_waits_out_the_rest_then_goes_again(
     assert sum(clock.slept) == pytest.approx(40, abs=1)  # not before the rest was over
     assert clock.now - started >= timedelta(seconds=39)
     purposes = list(job.operation.calls.values_list("purpose", flat=True))
-    assert purposes == ["remove chunk 1", "remove chunk 1 (attempt 2)"]
+    assert purposes == ["remove batch 1", "remove batch 1 (attempt 2)"]
 
 
 @pytest.mark.parametrize("applied", [True, False])

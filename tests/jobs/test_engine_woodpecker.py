@@ -141,7 +141,7 @@ def test_rate_limited_chunk_rests_as_told_and_is_retried_alone(operator, waits, 
     assert job.status == OperationStatus.SUCCEEDED
     assert job.done == 600
     purposes = list(job.operation.calls.values_list("purpose", flat=True))
-    assert purposes == ["remove chunk 1", "remove chunk 1 (attempt 2)", "remove chunk 2"]
+    assert purposes == ["remove batch 1", "remove batch 1 (attempt 2)", "remove batch 2"]
 
 
 def test_a_retry_after_rests_the_key_for_every_job_and_look_up(operator, waits, fake_woodpecker):
@@ -223,7 +223,7 @@ def test_lost_answer_is_settled_by_lookup_and_only_unapplied_ones_are_resent(
     assert [c.method for c in calls] == ["DELETE", "GET", "DELETE"]
     assert calls[0].status_code is None
     assert "unknown" in calls[0].error
-    assert calls[1].purpose == "look-up to settle the outcome"
+    assert calls[1].purpose == "look-up to learn the outcome"
     assert len(calls) == len(fake_woodpecker.requests)
 
 

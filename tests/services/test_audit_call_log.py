@@ -21,12 +21,12 @@ def request(**overrides) -> dict:
 def test_the_row_is_written_before_the_request_and_counts_on(operator):
     operation = record_operation(operator, [], provider=Provider.WOODPECKER, finish=False)
     log = AuditCallLog(operation)
-    log.purpose, log.batch = "remove chunk 3", 2
+    log.purpose, log.batch = "remove batch 3", 2
 
     call = log.started(**request(body='{"emails": ["a@x.com"]}'))
 
     stored = ProviderCall.objects.get(pk=call.pk)
-    assert (stored.sequence, stored.purpose, stored.batch) == (1, "remove chunk 3", 2)
+    assert (stored.sequence, stored.purpose, stored.batch) == (1, "remove batch 3", 2)
     assert (stored.method, stored.item_count, stored.request_body) == (
         "DELETE",
         2,

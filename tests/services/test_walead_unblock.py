@@ -122,7 +122,7 @@ def test_rate_limited_write_is_retried_as_a_new_audited_attempt(operator, clock)
     assert deleted_ids() == [["id-1", "id-2"], ["id-1", "id-2"]]
     calls = list(operation.calls.all())
     assert [c.status_code for c in calls] == [429, 200]
-    assert [c.purpose for c in calls] == ["unblock chunk 1", "unblock chunk 1 (attempt 2)"]
+    assert [c.purpose for c in calls] == ["unblock batch 1", "unblock batch 1 (attempt 2)"]
     assert operation.status == OperationStatus.SUCCEEDED
 
 
@@ -182,7 +182,7 @@ def test_unknown_outcome_is_settled_by_lookup_and_only_the_unapplied_are_resent(
         "/v1/blocked-leads?sort=DESC&offset=0&search=person-1",
         "/v1/blocked-leads?sort=DESC&offset=0&search=person-2",
     ]
-    assert all(c.purpose == "look-up to settle the outcome" for c in calls[1:3])
+    assert all(c.purpose == "look-up to learn the outcome" for c in calls[1:3])
     assert "checked by look-up" in operation.items.get(identifier="id-2").detail
 
 

@@ -247,3 +247,12 @@ def test_a_removal_job_page_says_what_was_read(operator_client, operator):
     html = page(operator_client, job)
     facts = "5 rows from header &quot;email&quot;: 3 addresses to remove, 1 unusable, 1 duplicate"
     assert facts in html
+
+
+def test_every_time_on_a_job_page_is_shown_in_the_viewers_zone(operator_client, operator):
+    job = start_job(operator, addresses(2), schedule=False)
+    html = page(operator_client, job)
+    events = html.split('data-testid="events"')[1].split("</ol>")[0]
+    at = job.operation.events.earliest("at").at
+    assert f'title="{at:%Y-%m-%d %H:%M:%S} UTC" data-local>' in events  # turned by app.js
+    assert "(UTC)" not in operator_client.get(reverse("jobs:mine")).content.decode()
