@@ -1,10 +1,11 @@
-"""The blacklist searches and the preview's decision, in a real browser against the sandbox."""
+"""Both lists' searches and selections, and the preview's decision, in a real browser against
+the sandbox."""
 
 import pytest
 from playwright.sync_api import expect
 
 from suppression_admin.jobs.models import Job
-from suppression_admin.sandbox.models import SandboxBlacklistedEmail
+from suppression_admin.sandbox.models import SandboxBlacklistedEmail, SandboxBlockedLead
 from tests.conftest import make_user
 
 pytestmark = [
@@ -85,7 +86,7 @@ def test_the_opted_out_are_excluded_in_one_click(page, sandbox):
     base = sandbox.url
     log_in(page, base, "/walead/")
     page.get_by_label("Select all on this page").check()
-    expect(page.get_by_test_id("selected-count")).to_have_text("25 selected")
+    expect(page.get_by_test_id("selected-count")).to_have_text("60 selected")
     opted_out = page.locator("#results tr.opt-out").count()
     assert opted_out, "the sandbox's first page holds people who asked not to be contacted"
 
@@ -93,7 +94,7 @@ def test_the_opted_out_are_excluded_in_one_click(page, sandbox):
     expect(page.locator("#opt-out-warning")).to_contain_text(f"{opted_out} of these people")
     page.get_by_test_id("exclude-opt-outs").click()
     expect(
-        page.get_by_role("heading", name=f"Unblock {25 - opted_out} leads in WaLead?")
+        page.get_by_role("heading", name=f"Unblock {60 - opted_out} leads in WaLead?")
     ).to_be_visible()
     expect(page.locator("#opt-out-warning")).to_have_count(0)
     expect(page.locator("tr.opt-out")).to_have_count(0)
@@ -101,5 +102,65 @@ def test_the_opted_out_are_excluded_in_one_click(page, sandbox):
     # One more left out from the confirmation itself.
     page.get_by_role("button", name="Leave out").first.click()
     expect(
-        page.get_by_role("heading", name=f"Unblock {24 - opted_out} leads in WaLead?")
+        page.get_by_role("heading", name=f"Unblock {59 - opted_out} leads in WaLead?")
     ).to_be_visible()
+
+
+def test_the_blacklist_keeps_a_selection_across_pages_and_searches(page, sandbox):
+    make_user("olga.operator", "Operators")
+    listed = sorted(SandboxBlacklistedEmail.objects.values_list("email", flat=True))
+    assert len(listed) > 100, "the sandbox's blacklist spans pages"
+    log_in(page, sandbox.url, "/woodpecker/")
+    bar = page.get_by_test_id("selected-count")
+    rows = page.locator("#results tbody tr")
+    expect(rows).to_have_count(100)
+    first_page = rows.locator('input[name="email"]')
+    ticked = [first_page.nth(0).get_attribute("value"), first_page.nth(1).get_attribute("value")]
+    first_page.nth(0).check()
+    first_page.nth(1).check()
+    expect(bar).to_have_text("2 selected")
+
+    page.get_by_role("link", name="Next →").click()
+    expect(page.get_by_test_id("range")).to_contain_text("101–")  # noqa: RUF001
+    on_page_two = page.locator('#results tbody input[name="email"]').first
+    on_page_two.check()
+    expect(bar).to_have_text("3 selected")
+    ticked.append(on_page_two.get_attribute("value"))
+    page.get_by_role("link", name="← Previous").click()
+    for address in ticked[:2]:
+        expect(page.get_by_label(f"Select {address}", exact=True)).to_be_checked()
+
+    # Every match of a search joins what is ticked elsewhere; the bar counts them all.
+    part = max("aeio", key=lambda letter: sum(letter in email for email in listed))
+    matching = {email for email in listed if part in email}
+    assert len(matching) > 100, "select-all is offered when the matches span pages"
+    page.get_by_label("Search: part of an address").fill(part)
+    expect(page.get_by_test_id("range")).to_contain_text(f"of {len(matching)} matching")
+    page.get_by_test_id("select-all-matching").click()
+    expect(bar).to_have_text(f"{len(matching | set(ticked))} selected")
+
+    page.get_by_role("button", name="Clear selection").click()
+    expect(bar).to_have_text("0 selected")
+    expect(page.locator('#results input[name="email"]:checked')).to_have_count(0)
+
+    # Ticked, then acted on from the bar: the preview names where they came from.
+    box = page.locator('#results tbody input[name="email"]').first
+    address = box.get_attribute("value")
+    box.check()
+    expect(bar).to_have_text("1 selected")
+    page.get_by_test_id("selection-action").click()
+    expect(page.locator("h1")).to_contain_text("addresses ticked on the blacklist page")
+    expect(page.locator("body")).to_contain_text(address)
+
+
+def test_a_newer_search_is_never_given_an_older_searchs_figures(page, sandbox):
+    """The count of the first page arrives after typing began: it must not relabel the new
+    list (it once gave a search that found 6 the total of the whole list)."""
+    make_user("olga.operator", "Operators")
+    slugs = sorted(SandboxBlockedLead.objects.values_list("public_identifier", flat=True))
+    log_in(page, sandbox.url, "/walead/")
+    page.locator("#search").fill(f"{slugs[0]}, {slugs[1]}, nobody-at-all-here")
+    expect(page.get_by_test_id("verdict-summary")).to_have_text("2 of 3 are blocked.")
+    found = page.locator("#page-selection tbody tr").count()
+    page.wait_for_timeout(1500)  # long past the first page's count
+    expect(page.locator("#list-range")).to_have_text(f"Showing 1–{found} of {found}")  # noqa: RUF001
