@@ -54,6 +54,7 @@ can_remove = permission_required("audit.perform_unblock", raise_exception=True)
 
 PENDING_UPLOAD_KEY = "woodpecker_pending_upload"
 NOTHING_GIVEN = "Choose a file or paste some addresses."
+DISCARDED = "The upload was discarded; nothing was sent to Woodpecker."
 ALREADY_CONFIRMED = "This removal was already confirmed: nothing was sent again. Here is its job."
 NOTHING_TO_REMOVE = (
     "None of these addresses is on the blacklist now, so nothing was sent. Use “Send anyway” "
@@ -153,8 +154,13 @@ def _column_choices(choice: ColumnChoiceNeeded) -> list[tuple[str, str]]:
 @can_remove
 def removal_column(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING_UPLOAD_KEY) or {}
-    form = ColumnForm(request.POST)
     path = upload_path(str(pending.get("token", "")))
+    if path is not None and request.POST.get("discard"):
+        if request.POST.get("token", "").replace("-", "") == pending["token"]:
+            _forget_upload(request, path)
+        messages.info(request, DISCARDED)
+        return redirect("woodpecker:removal_new")
+    form = ColumnForm(request.POST)
     if (
         path is None
         or not form.is_valid()
@@ -344,7 +350,7 @@ def removal_discard(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     if draft.job_id is not None:
         return redirect("jobs:detail", pk=draft.job_id)
     RemovalDraft.objects.filter(pk=draft.pk, job__isnull=True).delete()
-    messages.info(request, "The upload was discarded; nothing was sent to Woodpecker.")
+    messages.info(request, DISCARDED)
     return redirect("woodpecker:removal_new")
 
 

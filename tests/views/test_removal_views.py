@@ -13,6 +13,7 @@ from suppression_admin.audit.models import OperationStatus
 from suppression_admin.jobs.models import Job
 from suppression_admin.jobs.views import BLACKLISTED_REMINDER
 from suppression_admin.outside_text import has_unsafe
+from suppression_admin.woodpecker.kept_uploads import upload_path
 from suppression_admin.woodpecker.models import RemovalDraft
 from suppression_admin.woodpecker.preview import draft_lookup_blacklisted
 from suppression_admin.woodpecker.removal_views import NOTHING_GIVEN
@@ -94,6 +95,26 @@ def test_several_email_columns_ask_which_one_then_use_it(operator_client):
     draft = RemovalDraft.objects.get()
     assert chosen.url == reverse("woodpecker:removal_preview", args=[draft.pk])
     assert draft.email_list() == ["a@home.com", "b@home.com"]
+
+
+def test_the_column_question_can_be_left_discarding_the_file(operator_client):
+    content = b"work email,personal email\r\na@work.com,a@home.com\r\n"
+    response = upload(operator_client, content)
+    assert "Discard this file and upload another" in response.content.decode()
+    token = response.context["form"].initial["token"]
+    kept = upload_path(token.hex)
+    assert kept.exists()
+    left = operator_client.post(
+        reverse("woodpecker:removal_column"), {"token": token, "discard": "1"}, follow=True
+    )
+    assert left.redirect_chain[-1][0] == reverse("woodpecker:removal_new")
+    assert "The upload was discarded; nothing was sent to Woodpecker." in left.content.decode()
+    assert not kept.exists()
+    assert RemovalDraft.objects.count() == 0
+    late = operator_client.post(
+        reverse("woodpecker:removal_column"), {"token": token, "column": 0}, follow=True
+    )
+    assert "That column choice has expired." in late.content.decode()
 
 
 def test_a_workbook_with_addresses_on_two_sheets_asks_which_then_reads_that_sheet(
