@@ -8,25 +8,36 @@ What a person types is read as one of three searches:
   finds maria-gonzalez), read the same way, a page at a time;
 * several texts (separated by commas, semicolons, spaces or lines), or a LinkedIn profile
   address: each is searched through all its matches, the leads found are listed together,
-  and the page says for each whether a lead with exactly that public identifier is blocked.
+  and the page says for each whether a lead with exactly that public identifier is blocked,
+  and when WaLead was asked.
 
-A profile address (``https://www.linkedin.com/in/maria-gonzalez/``) is read as its public
-identifier. A search that cannot be read that way is an error in words, never a page of
-unfiltered rows under the search box.
+A profile address (``https://www.linkedin.com/in/maria-gonzalez/``, with or without more
+after the identifier) is read as its public identifier. A search that cannot be read that
+way is an error in words, never a page of unfiltered rows under the search box.
+
+Reading all the matches of a text can take many requests, so it is done once and reused
+(by the page, its count, "select all", the next page) until a minute has passed or one of
+our unblocks has changed the list since.
 """
 
+import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from urllib.parse import unquote
 
-from suppression_admin.connections import walead_client
-from suppression_admin.outside_text import has_unsafe
-from suppression_admin.walead.services import (
-    LeadSnapshot,
-    leads_matching_known,
-    leads_matching_reused,
-)
+from django.core.cache import cache
+from django.db.models import Max
+from django.utils import timezone
+
+from suppression_admin.audit.models import Provider
+from suppression_admin.connections import walead_client, walead_endpoint
+from suppression_admin.jobs.models import Job
+from suppression_admin.keys.lock import key_fingerprint
+from suppression_admin.outside_text import has_unsafe, safe_text
+from suppression_admin.walead.services import LeadSnapshot, leads_matching
 
 PAGE_SIZE = 100
 # Each of several texts is read through all its matches (two requests or more): bound the
@@ -35,23 +46,55 @@ MAX_TERMS = 20
 MIN_TERM_CHARS = 3
 # LinkedIn's public identifiers are at most 100 characters; leave room for a pasted address.
 MAX_TERM_CHARS = 200
+REUSED_SECONDS = 60
 
 _SEPARATORS = re.compile(r"[\s,;]+")
-_PROFILE = re.compile(r"^(?:https?://)?(?:[\w-]+\.)*linkedin\.com/in/([^/?#]+)/?(?:[?#].*)?$", re.I)
+# Quotes, brackets and sentence punctuation that come along when an address is pasted.
+_WRAPPING = "\"'\u201c\u201d\u2018\u2019<>()[]."  # typographic quotes too
+_PROFILE = re.compile(
+    r"^(?:https?://)?(?:[\w-]+\.)*linkedin\.com/(?:mwlite/)?in/([^/?#]+)(?:[/?#].*)?$", re.I
+)
+_ADDRESS_LIKE = re.compile(r"://|linkedin\.com|/", re.I)
+# Invisible characters a copy from a spreadsheet or a chat brings along: dropped.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 TOO_MANY = (
     "{count:,} texts searched at once; at most {limit:,} fit in one search. Search them in parts."
 )
 TOO_SHORT = (
-    "“{term}” is too short to search beside others: give at least {limit} characters of each "
-    "public identifier."
+    "“{term}” is too short to check: give at least {limit} characters of a public identifier."
 )
 TOO_LONG = "“{term}…” is longer than any LinkedIn public identifier ({limit:,} characters)."
-UNREADABLE = "“{term}” holds a control or text-direction character; type it again."
+UNREADABLE = "“{term}” holds a control or text-direction character (shown as �); type it again."
+NOT_A_PROFILE = (
+    "“{term}” is not a LinkedIn profile address: give the identifier (maria-gonzalez) or the "
+    "profile's address (https://www.linkedin.com/in/maria-gonzalez/)."
+)
 
 
 class SearchInvalid(ValueError):
     """The search cannot be read; the message says why, in words."""
+
+
+@dataclass(frozen=True)
+class Search:
+    """A search as read: its texts, and whether each gets an exact verdict."""
+
+    terms: tuple[str, ...]
+    checks: bool
+
+    @property
+    def text(self) -> str:
+        """The one text WaLead is asked for (for a search read a page at a time)."""
+        return self.terms[0] if self.terms else ""
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Every blocked lead matching one text, as WaLead listed them at ``read_at``."""
+
+    leads: list[LeadSnapshot]
+    read_at: datetime
 
 
 @dataclass(frozen=True)
@@ -71,6 +114,7 @@ class LeadsPage:
     offset: int
     every: list[LeadSnapshot] | None = None  # all the matches, once the search was read whole
     verdicts: list[LeadVerdict] = field(default_factory=list)
+    checked_at: datetime | None = None  # when WaLead was asked for the verdicts
 
     @property
     def total(self) -> int | None:
@@ -92,51 +136,40 @@ class LeadsPage:
         return sum(1 for verdict in self.verdicts if verdict.blocked)
 
 
-@dataclass(frozen=True)
-class Search:
-    """A search as read: its texts, and whether each gets an exact verdict."""
-
-    terms: tuple[str, ...]
-    checks: bool
-
-    @property
-    def text(self) -> str:
-        """The one text WaLead is asked for (for a search read a page at a time)."""
-        return self.terms[0] if self.terms else ""
-
-
 def search_read(text: str) -> Search:
     """What ``text`` asks for (see the module); raises SearchInvalid."""
-    raw = [term for term in _SEPARATORS.split(text.strip()) if term]
+    raw = [term for term in _SEPARATORS.split(text.translate(_INVISIBLE)) if term.strip(_WRAPPING)]
     if len(raw) > MAX_TERMS:
         raise SearchInvalid(TOO_MANY.format(count=len(raw), limit=MAX_TERMS))
-    terms = [_identifier(term) for term in raw]
-    for term in terms:
+    profiles = [_PROFILE.match(term.strip(_WRAPPING)) for term in raw]
+    checks = len(raw) > 1 or any(profiles)
+    terms: dict[str, str] = {}  # by its lower case, the first spelling, in the order given
+    for term, profile in zip(raw, profiles, strict=True):
+        term = unicodedata.normalize("NFC", unquote(profile[1]) if profile else term)
+        term = term if profile else term.strip(_WRAPPING)
         if has_unsafe(term):
-            raise SearchInvalid(UNREADABLE.format(term=term[:80]))
+            raise SearchInvalid(UNREADABLE.format(term=safe_text(term)[:80]))
+        if not profile and _ADDRESS_LIKE.search(term):
+            raise SearchInvalid(NOT_A_PROFILE.format(term=term[:80]))
         if len(term) > MAX_TERM_CHARS:
             raise SearchInvalid(TOO_LONG.format(term=term[:40], limit=MAX_TERM_CHARS))
-        if len(terms) > 1 and len(term) < MIN_TERM_CHARS:
+        if checks and len(term) < MIN_TERM_CHARS:
             raise SearchInvalid(TOO_SHORT.format(term=term, limit=MIN_TERM_CHARS))
-    unique = tuple({term.lower(): term for term in reversed(terms)}.values())[::-1]
-    profile = len(raw) == 1 and _PROFILE.match(raw[0]) is not None
-    return Search(terms=unique, checks=len(unique) > 1 or profile)
-
-
-def _identifier(term: str) -> str:
-    match = _PROFILE.match(term)
-    return unquote(match.group(1)) if match else term
+        terms.setdefault(term.lower(), term)
+    return Search(terms=tuple(terms.values()), checks=checks)
 
 
 def leads_search_page(search: Search, *, sort: str, offset: int) -> LeadsPage:
     """The page of ``search``'s leads from ``offset``; raises ProviderError."""
     if search.checks:
-        every = leads_search_all(search, sort=sort)
+        reads = {term: _matching(term, sort) for term in search.terms}
+        every = _merged([read.leads for read in reads.values()], sort)
         return LeadsPage(
             leads=every[offset : offset + PAGE_SIZE],
             offset=offset,
             every=every,
-            verdicts=_verdicts(search, sort),
+            verdicts=[_verdict(term, read) for term, read in reads.items()],
+            checked_at=min(read.read_at for read in reads.values()),
         )
     client = walead_client()
     try:
@@ -145,35 +178,47 @@ def leads_search_page(search: Search, *, sort: str, offset: int) -> LeadsPage:
     finally:
         client.close()
     # Read whole lately (a count, "select all"): its total and whether there is more are known.
-    known = leads_matching_known(search=search.text, sort=sort)
-    return LeadsPage(leads=leads, offset=offset, every=known)
+    known = cache.get(_key(search.text, sort))
+    return LeadsPage(leads=leads, offset=offset, every=None if known is None else known.leads)
 
 
 def leads_search_all(search: Search, *, sort: str) -> list[LeadSnapshot]:
-    """Every lead ``search`` finds, in the list's order (each text read once a minute at most,
-    see services.leads_matching_reused); raises ProviderError."""
-    if len(search.terms) <= 1:
-        return leads_matching_reused(search=search.text, sort=sort)
-    found = {
-        lead.id: lead
-        for term in search.terms
-        for lead in leads_matching_reused(search=term, sort=sort)
-    }
+    """Every lead ``search`` finds, in the list's order; raises ProviderError."""
+    return _merged([_matching(term, sort).leads for term in search.terms or ("",)], sort)
+
+
+def _merged(found: list[list[LeadSnapshot]], sort: str) -> list[LeadSnapshot]:
+    if len(found) == 1:
+        return found[0]
+    unique = {lead.id: lead for leads in found for lead in leads}
     return sorted(
-        found.values(), key=lambda lead: (lead.created_at, lead.id), reverse=sort == "DESC"
+        unique.values(), key=lambda lead: (lead.created_at, lead.id), reverse=sort == "DESC"
     )
 
 
-def _verdicts(search: Search, sort: str) -> list[LeadVerdict]:
-    verdicts = []
-    for term in search.terms:
-        matching = leads_matching_reused(search=term, sort=sort)
-        wanted = term.lower()
-        verdicts.append(
-            LeadVerdict(
-                term=term,
-                blocked=any(lead.public_identifier.lower() == wanted for lead in matching),
-                matching=len(matching),
-            )
-        )
-    return verdicts
+def _verdict(term: str, read: Matching) -> LeadVerdict:
+    wanted = term.lower()
+    return LeadVerdict(
+        term=term,
+        blocked=any(lead.public_identifier.lower() == wanted for lead in read.leads),
+        matching=len(read.leads),
+    )
+
+
+def _matching(term: str, sort: str) -> Matching:
+    key = _key(term, sort)
+    read = cache.get(key)
+    if read is None:
+        read = Matching(leads=leads_matching(search=term, sort=sort), read_at=timezone.now())
+        cache.set(key, read, REUSED_SECONDS)
+    return read
+
+
+def _key(term: str, sort: str) -> str:
+    # The key's fingerprint keeps two workspaces apart; the time of our last unblock's
+    # progress makes an earlier read stale at once (in every process, as it is read from
+    # the database); the text is hashed (any length).
+    changed = Job.objects.filter(provider=Provider.WALEAD).aggregate(at=Max("progressed_at"))["at"]
+    digest = hashlib.sha256(term.encode()).hexdigest()[:32]
+    fingerprint = key_fingerprint(walead_endpoint().api_key)
+    return f"walead-matching:{fingerprint}:{changed.timestamp() if changed else 0}:{sort}:{digest}"

@@ -5,13 +5,11 @@ retries and settling by look-up are the same for both providers. The operation a
 items are committed before anything is sent.
 """
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.db import transaction
 
 from suppression_admin.audit.models import Action, ItemOutcome, Operation, OperationItem, Provider
@@ -185,30 +183,3 @@ def lead_blocked(public_identifier: str) -> bool:
         lead.public_identifier.lower() == wanted
         for lead in leads_matching(search=search_term(public_identifier))
     )
-
-
-# How long the leads matching a search are reused by the list's pages (their total, "select
-# all N", Next). Reads only: an unblock always sends what the operator confirmed.
-MATCHING_REUSED_SECONDS = 60
-
-
-def leads_matching_reused(*, search: str, sort: str = "DESC") -> list[LeadSnapshot]:
-    """``leads_matching``, paged through once per search and minute and then reused: a list
-    page, its count and its "select all" would otherwise page the whole list each time."""
-    key = _matching_key(search, sort)
-    leads = cache.get(key)
-    if leads is None:
-        leads = leads_matching(search=search, sort=sort)
-        cache.set(key, leads, MATCHING_REUSED_SECONDS)
-    return leads
-
-
-def leads_matching_known(*, search: str, sort: str = "DESC") -> list[LeadSnapshot] | None:
-    """The reused leads matching a search, if they were paged through lately; else None."""
-    return cache.get(_matching_key(search, sort))
-
-
-def _matching_key(search: str, sort: str) -> str:
-    # The key's fingerprint keeps two workspaces apart; the search is hashed (any length).
-    digest = hashlib.sha256(search.encode()).hexdigest()[:32]
-    return f"walead-matching:{key_fingerprint(walead_endpoint().api_key)}:{sort}:{digest}"

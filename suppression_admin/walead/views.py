@@ -26,6 +26,7 @@ from suppression_admin.walead.forms import BrowseForm, UnblockForm
 from suppression_admin.walead.search import (
     PAGE_SIZE,
     LeadsPage,
+    Search,
     SearchInvalid,
     leads_search_all,
     leads_search_page,
@@ -84,14 +85,14 @@ def selection_add_matching(request: HttpRequest) -> HttpResponse:
     browse = BrowseForm(request.POST)
     search, sort, _ = browse.values()
     try:
-        leads = _shown(
-            leads_search_all(search_read(search), sort=sort), hide=browse.hides_opt_outs()
-        )
+        read = search_read(search)
+        leads = _shown(leads_search_all(read, sort=sort), hide=browse.hides_opt_outs())
     except (SearchInvalid, ProviderError, ProviderNotConfigured) as error:
         messages.error(request, f"Could not select all matching leads: {error}")
     else:
         selection.remember(request.session, leads)
         selection.add(request.session, [lead.id for lead in leads])
+        search = _as_read(search, read)
         what = f"matching “{search}”" if search else "on the blocked list"
         if browse.hides_opt_outs():
             what += " who did not ask not to be contacted"
@@ -121,9 +122,11 @@ def matching_count(request: HttpRequest) -> HttpResponse:
         "next_shown": request.GET.get("next_shown") == "1",
     }
     try:
-        matching = leads_search_all(search_read(search), sort=sort)
+        read = search_read(search)
+        matching = leads_search_all(read, sort=sort)
         context["matching_count"] = len(_shown(matching, hide=hide))
         context["total"] = len(matching)
+        context["search"] = _as_read(search, read)
     except (SearchInvalid, ProviderError, ProviderNotConfigured) as error:
         context["count_error"] = str(error)
     return render(request, f"{PAGE_TEMPLATE}#select_all_matching", context)
@@ -266,6 +269,11 @@ def _int(text: str | None, default: int) -> int:
         return default
 
 
+def _as_read(search: str, read: Search) -> str:
+    """The search as the page names it: nothing when it holds no text to search for."""
+    return search if read.terms else ""
+
+
 def _shown(leads: list[LeadSnapshot], *, hide: bool) -> list[LeadSnapshot]:
     return [lead for lead in leads if not lead.looks_like_opt_out] if hide else leads
 
@@ -273,6 +281,12 @@ def _shown(leads: list[LeadSnapshot], *, hide: bool) -> list[LeadSnapshot]:
 def _page_context(
     request: HttpRequest, *, search: str, sort: str, offset: int, hide: bool = False
 ) -> dict:
+    try:
+        read = search_read(search)
+    except SearchInvalid as error:
+        read, search_error = None, str(error)
+    else:
+        search, search_error = _as_read(search, read), ""
     context = {
         "search": search,
         "sort": sort,
@@ -283,13 +297,14 @@ def _page_context(
         ),
         "rows": [],
         "error": "",
+        "search_error": search_error,
     }
+    if read is None:
+        return context | _selection_context(request)
     try:
-        page = leads_search_page(search_read(search), sort=sort, offset=offset)
+        page = leads_search_page(read, sort=sort, offset=offset)
     except ProviderNotConfigured as error:
         return context | {"not_configured": str(error)} | _selection_context(request)
-    except SearchInvalid as error:
-        return context | {"search_error": str(error)} | _selection_context(request)
     except ProviderError as error:
         context["error"] = error.message
         page = LeadsPage(leads=[], offset=offset)

@@ -155,12 +155,14 @@ def _column_choices(choice: ColumnChoiceNeeded) -> list[tuple[str, str]]:
 def removal_column(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING_UPLOAD_KEY) or {}
     path = upload_path(str(pending.get("token", "")))
-    if path is not None and request.POST.get("discard"):
-        if request.POST.get("token", "").replace("-", "") == pending["token"]:
-            _forget_upload(request, path)
-        messages.info(request, DISCARDED)
-        return redirect("woodpecker:removal_new")
     form = ColumnForm(request.POST)
+    if request.POST.get("discard"):
+        if path is not None and _posted_token(form) == pending["token"]:
+            _forget_upload(request, path)
+            messages.info(request, DISCARDED)
+        else:
+            messages.info(request, "That upload was already replaced or discarded.")
+        return redirect("woodpecker:removal_new")
     if (
         path is None
         or not form.is_valid()
@@ -226,6 +228,12 @@ def removal_reading(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     if request.htmx and request.htmx.target == "reading":
         template += "#reading"
     return render(request, template, context, status=400 if form and form.errors else 200)
+
+
+def _posted_token(form: ColumnForm) -> str | None:
+    form.is_valid()  # the token is read even when no column was chosen
+    token = form.cleaned_data.get("token")
+    return token.hex if token else None
 
 
 def _forget_upload(request: HttpRequest, path: Path) -> None:

@@ -111,6 +111,10 @@ def test_the_column_question_can_be_left_discarding_the_file(operator_client):
     assert "The upload was discarded; nothing was sent to Woodpecker." in left.content.decode()
     assert not kept.exists()
     assert RemovalDraft.objects.count() == 0
+    twice = operator_client.post(
+        reverse("woodpecker:removal_column"), {"token": token, "discard": "1"}, follow=True
+    )
+    assert "That upload was already replaced or discarded." in twice.content.decode()
     late = operator_client.post(
         reverse("woodpecker:removal_column"), {"token": token, "column": 0}, follow=True
     )

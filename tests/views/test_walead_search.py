@@ -8,12 +8,14 @@ import responses
 from django.urls import reverse
 from responses import matchers
 
+from suppression_admin.jobs.models import Job
 from suppression_admin.walead.search import (
     MAX_TERMS,
     SearchInvalid,
     search_read,
 )
 from tests.conftest import TEST_WALEAD_URL
+from tests.woodpecker.factories import run
 
 URL = f"{TEST_WALEAD_URL}/v1/blocked-leads"
 pytestmark = pytest.mark.usefixtures("live_providers")
@@ -61,10 +63,23 @@ def searched() -> list[str]:
             ("anna-b", "carl-d", "eva-f", "john-doe", "x-y-z"),
             True,
         ),
-        ("anna-b ANNA-B anna-b", ("anna-b",), False),
+        ("anna-b ANNA-B anna-b", ("anna-b",), True),
         ("https://www.linkedin.com/in/anna-b/", ("anna-b",), True),
         ("linkedin.com/in/jos%C3%A9-garc%C3%ADa?trk=x", ("josé-garcía",), True),
         ("http://de.linkedin.com/in/anna-b, carl-d", ("anna-b", "carl-d"), True),
+        # Whatever follows the identifier in a profile's address, and whatever wraps it.
+        ("linkedin.com/in/maria-g/details/experience/", ("maria-g",), True),
+        ("https://www.linkedin.com/in/maria-g/fr", ("maria-g",), True),
+        ("https://www.linkedin.com/mwlite/in/maria-g", ("maria-g",), True),
+        ('"https://linkedin.com/in/maria-g"', ("maria-g",), True),
+        ("<https://linkedin.com/in/maria-g>.", ("maria-g",), True),
+        ("linkedin.com/in/maria-g.", ("maria-g",), True),
+        ("linkedin.com/in/maria-g maria-g", ("maria-g",), True),
+        # The order given, each once, as first spelled.
+        ("Abc-d xyz-w abc-d", ("Abc-d", "xyz-w"), True),
+        (",; ,", (), False),
+        ("maria\u200b-gon\ufeff", ("maria-gon",), False),  # invisible characters dropped
+        ("jose\u0301-garcia", ("jos\u00e9-garcia",), False),  # one way to write é
     ],
 )
 def test_what_a_search_reads_as(text, terms, checks):
@@ -80,7 +95,11 @@ def test_what_a_search_reads_as(text, terms, checks):
             " ".join(f"lead-{n}" for n in range(MAX_TERMS + 1)),
             "21 texts searched at once; at most 20",
         ),
-        ("anna-b, jo", "“jo” is too short to search beside others"),
+        ("anna-b, jo", "“jo” is too short to check: give at least 3 characters"),
+        ("https://www.linkedin.com/in/a", "“a” is too short to check"),
+        ("linkedin.com/company/acme", "“linkedin.com/company/acme” is not a LinkedIn profile"),
+        ("https://example.com/maria-g", "is not a LinkedIn profile address"),
+        ("ann\u202ee", "“ann\ufffde” holds a control or text-direction character (shown as"),
         ("a" * 201, "is longer than any LinkedIn public identifier (200 characters)"),
         ("ann\u0000e", "holds a control or text-direction character"),
         ("linkedin.com/in/ann%00e", "holds a control or text-direction character"),
@@ -169,3 +188,47 @@ def test_an_unreadable_search_is_an_error_never_the_unfiltered_list(operator_cli
     response = operator_client.post(reverse("walead:selection_add_matching"), {"search": text})
     assert response.status_code == 302
     assert operator_client.session.get("walead_selected", []) == []
+
+
+@responses.activate
+def test_a_search_of_only_separators_is_named_as_no_search(operator_client):
+    responses.get(URL, json=[lead("anna-b")])
+    responses.get(URL, json=[])
+    html = operator_client.get(reverse("walead:blocked_leads"), {"search": " ,; "}).content.decode()
+    assert "Select all leads on the blocked list" in html
+    assert "matching “" not in html
+    assert 'search=&amp;sort=DESC&amp;offset=0&amp;page_end=1' in html  # its count: no search
+    assert '<textarea id="search" name="search" rows="1"' in html
+    assert "> ,; </textarea>" not in html
+
+
+@responses.activate
+def test_a_check_is_read_again_once_our_unblock_changed_the_list(operator_client):
+    answer("anna-b", [lead("anna-b")])
+    html = operator_client.get(
+        reverse("walead:blocked_leads"), {"search": "linkedin.com/in/anna-b"}
+    ).content.decode()
+    assert "<strong>1 of 1</strong> is blocked." in html
+    assert 'data-testid="checked-at">WaLead was asked at <time' in html
+    # Reused within the minute …
+    again = operator_client.get(reverse("walead:blocked_leads"), {"search": "anna-b zed-q"})
+    assert searched().count("anna-b") == 2  # the first read only (its page and its end)
+
+    operator_client.post(
+        reverse("walead:selection_update"), {"lead": ["id-anna-b"], "page_id": ["id-anna-b"]}
+    )
+    token = operator_client.get(reverse("walead:unblock_confirm")).context["form"].initial["token"]
+    operator_client.post(
+        reverse("walead:unblock_submit"),
+        {"lead": ["id-anna-b"], "reason": "Client re-engaged", "token": token},
+    )
+    responses.delete(URL, json={"success": True, "unblocked": 1})
+    run(Job.objects.get())
+    assert again.status_code == 200
+
+    # … until one of our unblocks has changed the list: then WaLead is asked again.
+    answer("anna-b", [])
+    html = operator_client.get(
+        reverse("walead:blocked_leads"), {"search": "linkedin.com/in/anna-b"}
+    ).content.decode()
+    assert "<strong>0 of 1</strong> is blocked." in html
