@@ -115,6 +115,15 @@ class LeadsPage:
     every: list[LeadSnapshot] | None = None  # all the matches, once the search was read whole
     verdicts: list[LeadVerdict] = field(default_factory=list)
     checked_at: datetime | None = None  # when WaLead was asked for the verdicts
+    exact_ids: frozenset[str] = frozenset()  # the leads the verdicts are about
+
+    @property
+    def selectable(self) -> list[LeadSnapshot] | None:
+        """What "select all" takes: after a check, only the very leads checked (a near
+        spelling is another person); else every match."""
+        if self.every is None or not self.verdicts:
+            return self.every
+        return [lead for lead in self.every if lead.id in self.exact_ids]
 
     @property
     def total(self) -> int | None:
@@ -170,6 +179,7 @@ def leads_search_page(search: Search, *, sort: str, offset: int) -> LeadsPage:
             every=every,
             verdicts=[_verdict(term, read) for term, read in reads.items()],
             checked_at=min(read.read_at for read in reads.values()),
+            exact_ids=frozenset(lead.id for lead in _exact(search, every)),
         )
     client = walead_client()
     try:
@@ -183,8 +193,15 @@ def leads_search_page(search: Search, *, sort: str, offset: int) -> LeadsPage:
 
 
 def leads_search_all(search: Search, *, sort: str) -> list[LeadSnapshot]:
-    """Every lead ``search`` finds, in the list's order; raises ProviderError."""
-    return _merged([_matching(term, sort).leads for term in search.terms or ("",)], sort)
+    """What "select all" takes for ``search``, in the list's order: every lead it finds, or
+    after a check the very leads checked; raises ProviderError."""
+    every = _merged([_matching(term, sort).leads for term in search.terms or ("",)], sort)
+    return _exact(search, every) if search.checks else every
+
+
+def _exact(search: Search, leads: list[LeadSnapshot]) -> list[LeadSnapshot]:
+    wanted = {term.lower() for term in search.terms}
+    return [lead for lead in leads if lead.public_identifier.lower() in wanted]
 
 
 def _merged(found: list[list[LeadSnapshot]], sort: str) -> list[LeadSnapshot]:
@@ -197,10 +214,9 @@ def _merged(found: list[list[LeadSnapshot]], sort: str) -> list[LeadSnapshot]:
 
 
 def _verdict(term: str, read: Matching) -> LeadVerdict:
-    wanted = term.lower()
     return LeadVerdict(
         term=term,
-        blocked=any(lead.public_identifier.lower() == wanted for lead in read.leads),
+        blocked=bool(_exact(Search(terms=(term,), checks=True), read.leads)),
         matching=len(read.leads),
     )
 

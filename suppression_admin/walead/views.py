@@ -92,11 +92,7 @@ def selection_add_matching(request: HttpRequest) -> HttpResponse:
     else:
         selection.remember(request.session, leads)
         selection.add(request.session, [lead.id for lead in leads])
-        search = _as_read(search, read)
-        what = f"matching “{search}”" if search else "on the blocked list"
-        if browse.hides_opt_outs():
-            what += " who did not ask not to be contacted"
-        messages.success(request, f"Selected all {len(leads):,} leads {what}.")
+        messages.success(request, _selected_message(len(leads), search, read, browse))
     return redirect(_back_to_list(request))
 
 
@@ -269,6 +265,18 @@ def _int(text: str | None, default: int) -> int:
         return default
 
 
+def _selected_message(count: int, search: str, read: Search, browse: BrowseForm) -> str:
+    if read.checks:
+        what = f"the {count:,} leads checked that are blocked"
+    elif read.terms:
+        what = f"all {count:,} leads matching “{search}”"
+    else:
+        what = f"all {count:,} leads on the blocked list"
+    if browse.hides_opt_outs():
+        what += " who did not ask not to be contacted"
+    return f"Selected {what}."
+
+
 def _as_read(search: str, read: Search) -> str:
     """The search as the page names it: nothing when it holds no text to search for."""
     return search if read.terms else ""
@@ -312,7 +320,7 @@ def _page_context(
     chosen = set(selection.selected_ids(request.session))
     shown = _shown(page.leads, hide=hide)
     if page.every is not None:
-        context.update(total=page.total, matching_count=len(_shown(page.every, hide=hide)))
+        context.update(total=page.total, matching_count=len(_shown(page.selectable, hide=hide)))
     context.update(
         page=page,
         rows=[(lead, lead.id in chosen) for lead in shown],
