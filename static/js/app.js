@@ -26,9 +26,13 @@ document.addEventListener("submit", (event) => {
   }
   form.dataset.submitted = "1";
   const outside = form.id ? document.querySelectorAll(`button[form="${form.id}"]`) : [];
-  for (const button of [...form.querySelectorAll("button[type=submit]"), ...outside]) {
-    button.disabled = true;
-  }
+  // After this event: a button disabled now would leave its own name and value (such as
+  // send=anyway) out of what the form sends.
+  setTimeout(() => {
+    for (const button of [...form.querySelectorAll("button[type=submit]"), ...outside]) {
+      button.disabled = true;
+    }
+  });
 });
 
 // "/" puts the cursor in the page's search box (as on many sites), unless one is typing.

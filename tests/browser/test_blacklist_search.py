@@ -80,6 +80,12 @@ def test_searches_answer_truly_and_a_useless_removal_is_not_offered(page, sandbo
     # The live region said what the count found, once.
     expect(page.locator("#announce")).to_have_text("0 on the blacklist now")
 
+    # Sent anyway, deliberately: the button's own value goes with the form.
+    page.get_by_text("Send anyway", exact=True).click()
+    page.get_by_test_id("send-anyway").click()
+    expect(page.get_by_test_id("job-status")).to_be_visible()
+    assert Job.objects.count() == 1
+
 
 def test_the_opted_out_are_excluded_in_one_click(page, sandbox):
     make_user("olga.operator", "Operators")
