@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from suppression_admin.providers.woodpecker import WoodpeckerClient
-from suppression_admin.woodpecker.ingest.addresses import is_address
+from suppression_admin.woodpecker.ingest.addresses import MAX_ADDRESS_LENGTH, is_address
 
 PAGE_SIZE = 100
 # The search travels in the page's own address (a GET, so it can be bookmarked and paged);
@@ -38,6 +38,8 @@ TOO_LONG = (
     "two hundred addresses). To check more, upload them as a file under Bulk removal: its "
     "preview says how many are on the blacklist."
 )
+
+LONGER_THAN_ANY = "“{term}…” is longer than any email address ({limit} characters)."
 
 
 class SearchInvalid(ValueError):
@@ -80,8 +82,11 @@ class SearchResult:
 
 def search_terms(text: str) -> list[str]:
     """The terms of a search as typed, in order, each once (whatever its case)."""
-    terms = (term for term in _SEPARATORS.split(text) if term)
-    return list({term.lower(): term for term in reversed(list(terms))}.values())[::-1]
+    terms: dict[str, str] = {}
+    for term in _SEPARATORS.split(text):
+        if term:
+            terms.setdefault(term.lower(), term)  # the first spelling, where it was first given
+    return list(terms.values())
 
 
 def _whole_address(term: str) -> bool:
@@ -98,6 +103,8 @@ def blacklist_search(client: WoodpeckerClient, text: str, *, page: int = 0) -> S
     if len(terms) > 1:
         return _addresses(client, terms, page)
     term = terms[0] if terms else ""
+    if len(term) > MAX_ADDRESS_LENGTH + 2:  # room for a pattern's two *
+        raise SearchInvalid(LONGER_THAN_ANY.format(term=term[:40], limit=MAX_ADDRESS_LENGTH))
     pattern = term if not term or "*" in term else f"*{term}*"
     listed = client.list_page(page=page, per_page=PAGE_SIZE, email_filter=pattern)
     result = SearchResult(emails=listed.emails, total=listed.total, page=page, pattern=pattern)

@@ -98,10 +98,13 @@ def test_ten_pasted_addresses_each_get_a_true_answer_past_the_url_limit(operator
     responses.add_callback(responses.GET, URL, callback=answer)
     pasted = "\n".join(addresses[:60]) + ", " + "; ".join(addresses[60:])
     assert len(pasted) < 6000
-    html = searched(operator_client, pasted)
+    html = searched(operator_client, pasted + "\n" + addresses[0].upper())
     assert len(responses.calls) > 1  # several look-ups: each URL within Woodpecker's limit
     assert all(len(call.request.url) <= 4100 for call in responses.calls)
     assert "<strong>40 of 120</strong> addresses are on the blacklist." in html
+    verdicts = html.split('data-testid="verdicts"')[1].split("</table>")[0]
+    assert verdicts.index(addresses[0]) < verdicts.index(addresses[1])  # in the order given
+    assert addresses[0].upper() not in verdicts  # each once, as first spelled
     for address in addresses:
         start = html.index(f"<td>{address}</td>")
         row = html[start : html.index("</tr>", start)]
@@ -115,6 +118,8 @@ def test_ten_pasted_addresses_each_get_a_true_answer_past_the_url_limit(operator
         ("ann@x.com, *@y.com", "“*@y.com” is not a whole address"),
         ("ann@x.com ann@", "“ann@” is not a whole address"),
         (" ".join(f"p{n}@example.com" for n in range(500)), "at most 6,000 fit in one search"),
+        # Once sent whole: Woodpecker refused its URL (414) and the page said so in its words.
+        ("x" * 5_000, "is longer than any email address (254 characters)"),
     ],
 )
 @responses.activate
