@@ -357,6 +357,15 @@ def removal_discard(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     draft = _own_draft(request, pk, lean=True)
     if draft.job_id is not None:
         return redirect("jobs:detail", pk=draft.job_id)
+    if draft.source == DraftSource.SELECTION:
+        # Ticked on the blacklist page: back there, with the ticks, to change them.
+        ticked = RemovalDraft.objects.get(pk=draft.pk).email_list()
+        RemovalDraft.objects.filter(pk=draft.pk, job__isnull=True).delete()
+        blacklist_selection.add(request.session, ticked)
+        messages.info(
+            request, f"Nothing was sent; your {len(ticked):,} ticked addresses are still selected."
+        )
+        return redirect("woodpecker:blacklist")
     RemovalDraft.objects.filter(pk=draft.pk, job__isnull=True).delete()
     messages.info(request, DISCARDED)
     return redirect("woodpecker:removal_new")

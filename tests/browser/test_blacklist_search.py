@@ -166,6 +166,15 @@ def test_the_blacklist_keeps_a_selection_across_pages_and_searches(page, sandbox
     expect(page.locator("h1")).to_contain_text("addresses ticked on the blacklist page")
     expect(page.locator("body")).to_contain_text(address)
 
+    # The browser's Back shows the list as it now is: the ticks went into the preview.
+    page.go_back()
+    expect(bar).to_have_text("0 selected")
+    expect(page.locator('#results input[name="email"]:checked')).to_have_count(0)
+    # The preview's own way back keeps them.
+    page.go_forward()
+    page.get_by_role("button", name="Back to the blacklist, keeping the ticks").click()
+    expect(bar).to_have_text("1 selected")
+
 
 def test_a_newer_search_is_never_given_an_older_searchs_figures(page, sandbox):
     """The count of the first page arrives after typing began: it must not relabel the new

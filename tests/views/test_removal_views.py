@@ -512,6 +512,19 @@ def test_ticked_addresses_are_named_as_such_not_as_pasted(operator_client):
     operator_client.post(reverse("woodpecker:removal_selected"), {"email": ["a@x.com"]})
     html = preview_of(operator_client, RemovalDraft.objects.get())
     assert "Preview: addresses ticked on the blacklist page" in html
+    assert "pasted" not in html
+    assert "Discard this upload" not in html
+
+
+def test_ticked_addresses_go_back_to_the_blacklist_still_ticked(operator_client):
+    operator_client.post(reverse("woodpecker:removal_selected"), {"email": ["a@x.com", "b@x.com"]})
+    assert operator_client.session["woodpecker_selected"] == []
+    draft = RemovalDraft.objects.get()
+    back = operator_client.post(reverse("woodpecker:removal_discard", args=[draft.pk]))
+    assert back.url == reverse("woodpecker:blacklist")
+    assert sorted(operator_client.session["woodpecker_selected"]) == ["a@x.com", "b@x.com"]
+    assert RemovalDraft.objects.count() == 0
+    assert Job.objects.count() == 0
 
 
 def test_the_preview_lists_its_addresses_a_page_at_a_time_and_finds_one(operator_client):
