@@ -43,6 +43,7 @@ from suppression_admin.walead.services import (
 can_unblock = permission_required("audit.perform_unblock", raise_exception=True)
 
 PAGE_TEMPLATE = "walead/blocked_leads.html"
+TYPED_KEY = "walead_confirm_typed"
 MIN_CHECKED_SLUG = 3
 ALREADY_SENT = "This unblock was already sent: nothing was sent again. Here is its job."
 SELECTION_CHANGED = (
@@ -149,6 +150,10 @@ def selection_exclude(request: HttpRequest) -> HttpResponse:
         gone = [lead for lead in leads if lead.id == request.POST.get("drop")]
         what = gone[0].public_identifier if gone else "nobody"
     selection.discard(request.session, [lead.id for lead in gone])
+    request.session[TYPED_KEY] = {
+        "reason": request.POST.get("reason", "")[:2000],
+        "ticket": request.POST.get("ticket", "")[:200],
+    }
     if gone:
         messages.info(request, f"Left out {what}; nothing was sent.")
     confirm = reverse("walead:unblock_confirm")
@@ -172,6 +177,8 @@ def unblock_confirm(request: HttpRequest) -> HttpResponse:
             "reason": retry_of.operation.reason,
             "ticket": retry_of.operation.ticket,
         }
+    # Typed before leaving some leads out (selection_exclude): kept.
+    initial |= {name: text for name, text in request.session.pop(TYPED_KEY, {}).items() if text}
     form = UnblockForm(
         initial=initial,
         lead_ids=[lead.id for lead in leads],
