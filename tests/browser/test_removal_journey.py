@@ -50,7 +50,7 @@ def test_operator_uploads_previews_confirms_and_watches_the_job(page, sandbox, w
 
     page.get_by_label("Reason for the removal").fill("Clients who asked to hear from us again")
     page.get_by_label("Ticket or reference").fill("SUP-77")
-    page.get_by_role("button", name="Remove 151 addresses from the blacklist").click()
+    page.get_by_role("button", name="Remove the 150 on the blacklist (all 151 are sent)").click()
 
     expect(page.get_by_test_id("job-status")).to_have_text("Succeeded", timeout=60_000)
     expect(page.get_by_test_id("done")).to_have_text("150")

@@ -560,3 +560,11 @@ def test_the_preview_marks_each_address_on_the_blacklist_once_counted(operator_c
     bob = html[html.index("<td>bob@example.com</td>") :].split("</tr>")[0]
     assert "No: nothing to do" in ann
     assert "Yes: will be removed" in bob
+
+
+def test_the_preview_says_when_it_shows_only_the_first_unused_rows(operator_client):
+    content = "email\r\n" + "".join(f"junk{n}\r\n" for n in range(25)) + "ok@example.com\r\n"
+    upload(operator_client, content.encode())
+    html = preview_of(operator_client, RemovalDraft.objects.get())
+    assert "The first 20 of 25; every one is in the CSV below." in html
+    assert "<th>Row of the file</th>" in html
