@@ -761,10 +761,13 @@ def _outcome_counts(job: Job, refused: dict[str, int]) -> dict[str, int]:
 
 
 def _summary(job: Job, status: str, refused: dict[str, int]) -> str:
+    one = job.total == 1
     if job.provider == Provider.WOODPECKER:
-        things, done_words, not_listed_words = "addresses", "removed", "were not on the list"
+        things = "address" if one else "addresses"
+        done_words, not_listed_words = "removed", "were not on the list"
     else:
-        things, done_words, not_listed_words = "leads", "unblocked", "were not blocked"
+        things = "lead" if one else "leads"
+        done_words, not_listed_words = "unblocked", "were not blocked"
     parts = [f"{job.done:,} {done_words}"]
     for count, words in (
         (job.not_listed, not_listed_words),
@@ -777,7 +780,7 @@ def _summary(job: Job, status: str, refused: dict[str, int]) -> str:
             parts.append(f"{count:,} {words}")
     text = f"{job.total:,} {things}: " + ", ".join(parts) + "."
     if invalid := refused.get(ItemOutcome.INVALID, 0):
-        text += f" {invalid:,} invalid row{'s' if invalid != 1 else ''} in the file, not sent."
+        text += f" {invalid:,} unusable row{'s' if invalid != 1 else ''} in the file, not sent."
     if missing := refused.get(ItemOutcome.NOT_SENT, 0):
         text += f" {missing:,} no longer on the blocked list, not sent."
     if job.stop_reason:

@@ -117,6 +117,7 @@ def matching_count(request: HttpRequest) -> HttpResponse:
         "page_end": page_end,
         "counted_now": True,  # the page's range and Next follow (out of band)
         "next_shown": request.GET.get("next_shown") == "1",
+        "hidden_count": _int(request.GET.get("hidden"), 0),
     }
     try:
         read = search_read(search)
@@ -274,7 +275,7 @@ def _int(text: str | None, default: int) -> int:
 
 def _selected_message(count: int, search: str, read: Search, browse: BrowseForm) -> str:
     if read.checks:
-        what = f"the {count:,} leads checked that are blocked"
+        what = f"the {count:,} exact matches of the identifiers checked"
     elif read.terms:
         what = f"all {count:,} leads matching “{search}”"
     else:

@@ -256,3 +256,9 @@ def test_every_time_on_a_job_page_is_shown_in_the_viewers_zone(operator_client, 
     at = job.operation.events.earliest("at").at
     assert f'title="{at:%Y-%m-%d %H:%M:%S} UTC" data-local>' in events  # turned by app.js
     assert "(UTC)" not in operator_client.get(reverse("jobs:mine")).content.decode()
+
+
+def test_a_one_address_job_says_so_in_the_singular(operator, fake_woodpecker):
+    fake_woodpecker.on("DELETE", lambda request: (200, {}, request.body))
+    job = run(start_job(operator, addresses(1)))
+    assert job.operation.summary.startswith("1 address: 1 removed.")

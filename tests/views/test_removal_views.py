@@ -269,7 +269,7 @@ def test_job_page_shows_progress_then_the_result(operator_client, operator, fake
     job.operation.refresh_from_db()
     assert job.operation.items.count() == 3
     assert job.operation.status == "succeeded"
-    assert "1 invalid row in the file, not sent." in job.operation.summary
+    assert "1 unusable row in the file, not sent." in job.operation.summary
     mine = operator_client.get(reverse("jobs:mine")).content.decode()
     assert f"#{job.pk}" in mine
 

@@ -134,7 +134,8 @@ def test_several_identifiers_are_each_checked_and_their_leads_listed_together(op
     )
     assert "Showing 1–3 of 3" in html  # noqa: RUF001
     # "Select all" takes the very person checked: anna-bell and eva-fischer are others.
-    assert "Select the 1 checked lead that is blocked" in html
+    assert "Select the 1 exact match</button>" in html
+    assert "the other leads listed only contain what was searched" in html
     assert html.count('data-testid="checked-lead"') == 1
     assert 'value="id-anna-b"' in html.split('data-testid="checked-lead"')[0].rsplit("<tr", 1)[1]
     assert 'hx-trigger="load delay:600ms"' not in html  # nothing left to count

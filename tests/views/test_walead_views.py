@@ -228,7 +228,8 @@ def test_the_list_can_hide_people_who_asked_not_to_be_contacted(operator_client)
     assert "person-3" not in html
     assert "2 on this page hidden: they asked not to be contacted." in html
     assert "selected-note" not in html
-    assert "hide_opt_outs=1&amp;offset=0&amp;page_end=4" in html  # the count hides them too
+    assert "hide_opt_outs=1&amp;offset=0&amp;page_end=4&amp;hidden=2" in html  # so does its count
+    assert "Showing 1–4 (2 of these hidden: asked not to be contacted)" in html  # noqa: RUF001
 
     responses.get(URL, json=rows)
     responses.get(URL, json=[])
@@ -238,6 +239,12 @@ def test_the_list_can_hide_people_who_asked_not_to_be_contacted(operator_client)
     assert "Select all 2 leads on the blocked list, but those who asked not to be contacted" in (
         counted
     )
+    counted = operator_client.get(
+        reverse("walead:matching_count"),
+        {"hide_opt_outs": "1", "page_end": 4, "hidden": 2},
+        headers=HTMX,
+    ).content.decode()
+    assert "Showing 1–4 of 4 (2 of these hidden: asked not to be contacted)" in counted  # noqa: RUF001
     responses.get(URL, json=rows)
     responses.get(URL, json=[])
     operator_client.post(reverse("walead:selection_add_matching"), {"hide_opt_outs": "1"})
