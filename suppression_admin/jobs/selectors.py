@@ -62,11 +62,25 @@ def job_problems(job: Job, *, after: int = -1) -> QuerySet[OperationItem]:
     """The items that did not end done, after position ``after``: a page of PROBLEMS_SHOWN
     and one more, which says whether there is a next page (the result CSV has them all)."""
     return (
-        OperationItem.objects.filter(operation_id=job.pk, position__gt=after)
-        .exclude(outcome__in=DONE_OUTCOMES)
+        _problems(job)
+        .filter(position__gt=after)
         .order_by("position")
         .only("position", "identifier", "label", "outcome", "detail")[: PROBLEMS_SHOWN + 1]
     )
+
+
+def job_problems_counted(job: Job, *, after: int = -1) -> tuple[int, int, int]:
+    """For the page of problems after ``after``: how many come before it, how many there
+    are in all, and the ``after`` of the page before it (-1: the first)."""
+    earlier = _problems(job).filter(position__lte=after)
+    before = earlier.count() if after >= 0 else 0
+    back = earlier.order_by("-position").values_list("position", flat=True)
+    previous = list(back[PROBLEMS_SHOWN : PROBLEMS_SHOWN + 1]) if after >= 0 else []
+    return before, _problems(job).count(), previous[0] if previous else -1
+
+
+def _problems(job: Job) -> QuerySet[OperationItem]:
+    return OperationItem.objects.filter(operation_id=job.pk).exclude(outcome__in=DONE_OUTCOMES)
 
 
 def job_retries(job: Job) -> list[int]:

@@ -22,6 +22,7 @@ from suppression_admin.jobs.selectors import (
     job_events,
     job_for_page,
     job_problems,
+    job_problems_counted,
     job_retries,
     job_seconds_left,
     jobs_listed,
@@ -79,7 +80,11 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         after = _int(request.GET.get("problems_after"), default=-1)
         problems = list(job_problems(job, after=after))
         context["problems"] = problems[:PROBLEMS_SHOWN]
-        context["problems_from"] = after >= 0
+        before, total, previous = job_problems_counted(job, after=after)
+        context["problems_first"] = before + 1
+        context["problems_last"] = before + len(context["problems"])
+        context["problems_total"] = total
+        context["problems_previous"] = previous if after >= 0 else None
         context["problems_next"] = None
         if len(problems) > PROBLEMS_SHOWN:
             context["problems_next"] = problems[PROBLEMS_SHOWN - 1].position

@@ -153,13 +153,13 @@ def search_read(text: str) -> Search:
     profiles = [_PROFILE.match(term.strip(_WRAPPING)) for term in raw]
     checks = len(raw) > 1 or any(profiles)
     terms: dict[str, str] = {}  # by its lower case, the first spelling, in the order given
-    for term, profile in zip(raw, profiles, strict=True):
-        term = unicodedata.normalize("NFC", unquote(profile[1]) if profile else term)
+    for given, profile in zip(raw, profiles, strict=True):
+        term = unicodedata.normalize("NFC", unquote(profile[1]) if profile else given)
         term = term if profile else term.strip(_WRAPPING)
         if has_unsafe(term):
             raise SearchInvalid(UNREADABLE.format(term=safe_text(term)[:80]))
         if not profile and _ADDRESS_LIKE.search(term):
-            raise SearchInvalid(NOT_A_PROFILE.format(term=term[:80]))
+            raise SearchInvalid(NOT_A_PROFILE.format(term=given[:80]))  # as typed
         if len(term) > MAX_TERM_CHARS:
             raise SearchInvalid(TOO_LONG.format(term=term[:40], limit=MAX_TERM_CHARS))
         if checks and len(term) < MIN_TERM_CHARS:

@@ -236,7 +236,16 @@ def test_every_address_not_removed_is_listed_a_page_at_a_time(
     third = operator_client.get(url + third_url).content.decode()
     assert third.count("<td>person") == 50
     assert 'data-testid="problems-next"' not in third
-    assert "← From the first" in third
+    assert 'data-testid="problems-range">201–250 of 250<' in third  # noqa: RUF001
+    assert "Not removed (250)" in third
+    back_url = third.split('data-testid="problems-previous"')[0].rsplit('href="', 1)[1]
+    back = operator_client.get(url + back_url.split('"')[0].split("#")[0]).content.decode()
+    assert 'data-testid="problems-range">101–200 of 250<' in back  # noqa: RUF001
+    assert "person100@example.com" in back
+    first_again = back.split('data-testid="problems-previous"')[0].rsplit('href="', 1)[1]
+    assert first_again.split("#")[0] == url  # the first page
+    assert 'data-testid="problems-previous"' not in first
+    assert 'data-testid="problems-range">1–100 of 250<' in first  # noqa: RUF001
 
 
 def test_a_removal_job_page_says_what_was_read(operator_client, operator):

@@ -99,6 +99,7 @@ def test_what_a_search_reads_as(text, terms, checks):
         ("https://www.linkedin.com/in/a", "“a” is too short to check"),
         ("linkedin.com/company/acme", "“linkedin.com/company/acme” is not a LinkedIn profile"),
         ("https://example.com/maria-g", "is not a LinkedIn profile address"),
+        ("<b>x</b>", "“<b>x</b>” is not a LinkedIn profile address"),
         ("ann\u202ee", "“ann\ufffde” holds a control or text-direction character (shown as"),
         ("a" * 201, "is longer than any LinkedIn public identifier (200 characters)"),
         ("ann\u0000e", "holds a control or text-direction character"),
