@@ -171,7 +171,7 @@ def search_read(text: str) -> Search:
 def leads_search_page(search: Search, *, sort: str, offset: int) -> LeadsPage:
     """The page of ``search``'s leads from ``offset``; raises ProviderError."""
     if search.checks:
-        reads = {term: _matching(term, sort) for term in search.terms}
+        reads = _reads(search.terms, sort)
         every = _merged([read.leads for read in reads.values()], sort)
         return LeadsPage(
             leads=every[offset : offset + PAGE_SIZE],
@@ -179,7 +179,7 @@ def leads_search_page(search: Search, *, sort: str, offset: int) -> LeadsPage:
             every=every,
             verdicts=[_verdict(term, read) for term, read in reads.items()],
             checked_at=min(read.read_at for read in reads.values()),
-            exact_ids=frozenset(lead.id for lead in _exact(search, every)),
+            exact_ids=frozenset(lead.id for lead in _exact(search.terms, every)),
         )
     client = walead_client()
     try:
@@ -188,19 +188,21 @@ def leads_search_page(search: Search, *, sort: str, offset: int) -> LeadsPage:
     finally:
         client.close()
     # Read whole lately (a count, "select all"): its total and whether there is more are known.
-    known = cache.get(_key(search.text, sort))
+    known = cache.get(_key(_list_state(sort), search.text))
     return LeadsPage(leads=leads, offset=offset, every=None if known is None else known.leads)
 
 
 def leads_search_all(search: Search, *, sort: str) -> list[LeadSnapshot]:
     """What "select all" takes for ``search``, in the list's order: every lead it finds, or
     after a check the very leads checked; raises ProviderError."""
-    every = _merged([_matching(term, sort).leads for term in search.terms or ("",)], sort)
-    return _exact(search, every) if search.checks else every
+    reads = _reads(search.terms or ("",), sort)
+    every = _merged([read.leads for read in reads.values()], sort)
+    return _exact(search.terms, every) if search.checks else every
 
 
-def _exact(search: Search, leads: list[LeadSnapshot]) -> list[LeadSnapshot]:
-    wanted = {term.lower() for term in search.terms}
+def _exact(terms: tuple[str, ...], leads: list[LeadSnapshot]) -> list[LeadSnapshot]:
+    """The leads whose public identifier is one of ``terms`` (whatever its case)."""
+    wanted = {term.lower() for term in terms}
     return [lead for lead in leads if lead.public_identifier.lower() in wanted]
 
 
@@ -215,26 +217,32 @@ def _merged(found: list[list[LeadSnapshot]], sort: str) -> list[LeadSnapshot]:
 
 def _verdict(term: str, read: Matching) -> LeadVerdict:
     return LeadVerdict(
-        term=term,
-        blocked=bool(_exact(Search(terms=(term,), checks=True), read.leads)),
-        matching=len(read.leads),
+        term=term, blocked=bool(_exact((term,), read.leads)), matching=len(read.leads)
     )
 
 
-def _matching(term: str, sort: str) -> Matching:
-    key = _key(term, sort)
-    read = cache.get(key)
-    if read is None:
-        read = Matching(leads=leads_matching(search=term, sort=sort), read_at=timezone.now())
-        cache.set(key, read, REUSED_SECONDS)
-    return read
+def _reads(terms: tuple[str, ...], sort: str) -> dict[str, Matching]:
+    """Every match of each text: reused when read lately, else asked of WaLead now."""
+    state = _list_state(sort)
+    reads = {}
+    for term in terms:
+        key = _key(state, term)
+        read = cache.get(key)
+        if read is None:
+            read = Matching(leads=leads_matching(search=term, sort=sort), read_at=timezone.now())
+            cache.set(key, read, REUSED_SECONDS)
+        reads[term] = read
+    return reads
 
 
-def _key(term: str, sort: str) -> str:
-    # The key's fingerprint keeps two workspaces apart; the time of our last unblock's
-    # progress makes an earlier read stale at once (in every process, as it is read from
-    # the database); the text is hashed (any length).
+def _list_state(sort: str) -> str:
+    """What a read is good for: the workspace (its key's fingerprint), the order, and the
+    time of our last unblock's progress, read from the database so that every process sees
+    a read made stale by it."""
     changed = Job.objects.filter(provider=Provider.WALEAD).aggregate(at=Max("progressed_at"))["at"]
-    digest = hashlib.sha256(term.encode()).hexdigest()[:32]
     fingerprint = key_fingerprint(walead_endpoint().api_key)
-    return f"walead-matching:{fingerprint}:{changed.timestamp() if changed else 0}:{sort}:{digest}"
+    return f"{fingerprint}:{changed.timestamp() if changed else 0}:{sort}"
+
+
+def _key(state: str, term: str) -> str:
+    return f"walead-matching:{state}:{hashlib.sha256(term.encode()).hexdigest()[:32]}"
