@@ -49,6 +49,11 @@ def answer(search: str, rows: list[dict]) -> None:
     )
 
 
+def listed(client, search: str) -> str:
+    """The list's page for ``search``, as HTML."""
+    return client.get(reverse("walead:blocked_leads"), {"search": search}).content.decode()
+
+
 def searched() -> list[str]:
     return [call.request.params["search"] for call in responses.calls]
 
@@ -116,9 +121,7 @@ def test_several_identifiers_are_each_checked_and_their_leads_listed_together(op
     answer("anna-b", [lead("anna-b", "2025-01-01"), lead("anna-bell", "2025-03-01")])
     answer("carl-d", [])
     answer("eva-f", [lead("eva-fischer", "2025-02-01")])
-    html = operator_client.get(
-        reverse("walead:blocked_leads"), {"search": "anna-b, carl-d\neva-f"}
-    ).content.decode()
+    html = listed(operator_client, "anna-b, carl-d\neva-f")
     assert sorted(set(searched())) == ["anna-b", "carl-d", "eva-f"]
     assert "<strong>1 of 3</strong> are blocked." in html
     verdicts = html.split('data-testid="verdicts"')[1].split("</table>")[0]
@@ -129,10 +132,8 @@ def test_several_identifiers_are_each_checked_and_their_leads_listed_together(op
         ("eva-f", False, "1"),  # eva-fischer only contains it
     ]
     # Newest block first, all three searches' leads on one list, their total known.
-    listed = html.split('id="page-selection"')[1]
-    assert (
-        listed.index("anna-bell") < listed.index("eva-fischer") < listed.index('value="id-anna-b"')
-    )
+    rows = html.split('id="page-selection"')[1]
+    assert rows.index("anna-bell") < rows.index("eva-fischer") < rows.index('value="id-anna-b"')
     assert "Showing 1–3 of 3" in html  # noqa: RUF001
     # "Select all" takes the very person checked: anna-bell and eva-fischer are others.
     assert "Select the 1 exact match</button>" in html
@@ -153,9 +154,7 @@ def test_several_identifiers_are_each_checked_and_their_leads_listed_together(op
 @responses.activate
 def test_a_profile_address_is_read_as_its_identifier_and_answered_exactly(operator_client):
     answer("anna-b", [lead("anna-bell")])
-    html = operator_client.get(
-        reverse("walead:blocked_leads"), {"search": "https://www.linkedin.com/in/anna-b/"}
-    ).content.decode()
+    html = listed(operator_client, "https://www.linkedin.com/in/anna-b/")
     assert searched() == ["anna-b", "anna-b"]
     assert "<strong>0 of 1</strong> is blocked." in html
     assert "anna-bell" in html  # listed: it contains the text, but it is not the person
@@ -165,9 +164,7 @@ def test_a_profile_address_is_read_as_its_identifier_and_answered_exactly(operat
 def test_none_found_says_so_for_several(operator_client):
     answer("anna-b", [])
     answer("carl-d", [])
-    html = operator_client.get(
-        reverse("walead:blocked_leads"), {"search": "anna-b carl-d"}
-    ).content.decode()
+    html = listed(operator_client, "anna-b carl-d")
     assert "<strong>0 of 2</strong> are blocked." in html
     assert "None of them is blocked, and no blocked lead contains them." in html
 
@@ -182,7 +179,7 @@ def test_none_found_says_so_for_several(operator_client):
 )
 @responses.activate
 def test_an_unreadable_search_is_an_error_never_the_unfiltered_list(operator_client, text):
-    html = operator_client.get(reverse("walead:blocked_leads"), {"search": text}).content.decode()
+    html = listed(operator_client, text)
     assert 'data-testid="search-invalid"' in html
     assert 'name="page_id"' not in html
     assert len(responses.calls) == 0  # nothing asked of WaLead
@@ -195,7 +192,7 @@ def test_an_unreadable_search_is_an_error_never_the_unfiltered_list(operator_cli
 def test_a_search_of_only_separators_is_named_as_no_search(operator_client):
     responses.get(URL, json=[lead("anna-b")])
     responses.get(URL, json=[])
-    html = operator_client.get(reverse("walead:blocked_leads"), {"search": " ,; "}).content.decode()
+    html = listed(operator_client, " ,; ")
     assert "Select all leads on the blocked list" in html
     assert "matching “" not in html
     assert "search=&amp;sort=DESC&amp;offset=0&amp;page_end=1" in html  # its count: no search
@@ -206,9 +203,7 @@ def test_a_search_of_only_separators_is_named_as_no_search(operator_client):
 @responses.activate
 def test_a_check_is_read_again_once_our_unblock_changed_the_list(operator_client):
     answer("anna-b", [lead("anna-b")])
-    html = operator_client.get(
-        reverse("walead:blocked_leads"), {"search": "linkedin.com/in/anna-b"}
-    ).content.decode()
+    html = listed(operator_client, "linkedin.com/in/anna-b")
     assert "<strong>1 of 1</strong> is blocked." in html
     assert 'data-testid="checked-at">WaLead was asked at <time' in html
     # Reused within the minute …
@@ -229,7 +224,5 @@ def test_a_check_is_read_again_once_our_unblock_changed_the_list(operator_client
 
     # … until one of our unblocks has changed the list: then WaLead is asked again.
     answer("anna-b", [])
-    html = operator_client.get(
-        reverse("walead:blocked_leads"), {"search": "linkedin.com/in/anna-b"}
-    ).content.decode()
+    html = listed(operator_client, "linkedin.com/in/anna-b")
     assert "<strong>0 of 1</strong> is blocked." in html
